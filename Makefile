@@ -1,0 +1,91 @@
+# ipkeeper — run `make help` for the targets a newcomer needs.
+
+SHELL := /usr/bin/env bash -o pipefail
+.DEFAULT_GOAL := help
+
+# Tool versions: the one place they are pinned. The Kubernetes control plane of
+# the local cluster is pinned in hack/tools/k8s/go.mod.
+CONTROLLER_GEN_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION  ?= v2.15.0
+
+BIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+FUZZTIME ?= 10s
+
+##@ Using ipkeeper
+
+.PHONY: up
+up: build ## Start the local cluster (control plane + simulated nodes + ipkeeper); NODES=2 by default.
+	hack/local-cluster/up.sh
+
+.PHONY: down
+down: ## Stop the local cluster and remove everything it made.
+	hack/local-cluster/down.sh
+
+##@ Development
+
+.PHONY: build
+build: ## Build every binary into bin/.
+	go build -o $(BIN)/ ./cmd/...
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRD manifests from api/.
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./api/... output:crd:artifacts:config=config/crd/bases
+
+.PHONY: verify-generate
+verify-generate: generate ## Fail when generated files differ from what is committed.
+	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "generated files are not committed"; exit 1; }
+
+.PHONY: vet
+vet: ## Run go vet on every build configuration.
+	go vet ./...
+	go vet -tags integration,e2e ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
+	$(GOLANGCI_LINT) run ./...
+
+##@ Testing
+
+.PHONY: test
+test: verify-generate vet lint test-unit test-integration test-e2e ## Everything CI runs.
+
+.PHONY: test-unit
+test-unit: ## Unit tests (pure logic, seconds).
+	go test -race -count=1 ./...
+
+.PHONY: test-integration
+test-integration: ## Integration tests against a real kube-apiserver and etcd.
+	go test -count=1 -tags integration -run Integration ./...
+
+.PHONY: test-e2e
+test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces).
+	go test -count=1 -timeout 30m -tags e2e ./test/e2e/...
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
+	@for f in $$(go test -list '^Fuzz' ./internal/ipnet/ | grep '^Fuzz'); do \
+		echo ">> $$f"; go test ./internal/ipnet/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+.PHONY: bench-core
+bench-core: ## Benchmarks of the pure address core.
+	go test -run '^$$' -bench . -benchmem ./internal/ipnet/
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
+
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
