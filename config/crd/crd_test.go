@@ -77,6 +77,21 @@ var wants = []kindWant{
 		scope: apiextensionsv1.NamespaceScoped, short: []string{"smc"},
 	},
 	{
+		// ipkeeper's own state: one claim per allocated address.
+		file: "ipkeeper.io_ipclaims.yaml", kind: "IPClaim",
+		scope: apiextensionsv1.ClusterScoped, short: []string{"ipc"},
+		columns: []column{
+			{"ADDRESS", ".spec.address", false},
+			{"POOL", ".spec.pool", false},
+			{"NAMESPACE", ".spec.holder.namespace", false},
+			{"POD", ".spec.holder.name", false},
+			{"INTERFACE", ".spec.holder.interface", false},
+			{"NODE", ".spec.node", false},
+			{"OWNER", ".spec.owner.kind", true},
+			{"AGE", ".metadata.creationTimestamp", false},
+		},
+	},
+	{
 		file: "k8s.cni.cncf.io_network-attachment-definitions.yaml", kind: "NetworkAttachmentDefinition",
 		scope: apiextensionsv1.NamespaceScoped, short: []string{"net-attach-def"},
 	},

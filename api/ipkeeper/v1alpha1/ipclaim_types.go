@@ -1,0 +1,123 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Labels set on every IPClaim so that claims can be selected by the API server.
+const (
+	// LabelPool carries spec.pool.
+	LabelPool = "ipkeeper.io/pool"
+	// LabelNode carries spec.node.
+	LabelNode = "ipkeeper.io/node"
+)
+
+// ClaimHolder is the pod holding an address.
+type ClaimHolder struct {
+	// namespace of the pod.
+	// +required
+	Namespace string `json:"namespace"`
+
+	// name of the pod.
+	// +required
+	Name string `json:"name"`
+
+	// uid of the pod incarnation holding the address.
+	// +required
+	UID types.UID `json:"uid"`
+
+	// containerID is the sandbox the address was given to.
+	// +optional
+	ContainerID string `json:"containerID,omitempty"`
+
+	// interface is the pod interface the address was given to, e.g. eth0.
+	// +required
+	Interface string `json:"interface"`
+
+	// network is the CNI network (netconf name) the interface belongs to.
+	// +optional
+	Network string `json:"network,omitempty"`
+}
+
+// ClaimOwner is the pod's top controller, e.g. its StatefulSet.
+type ClaimOwner struct {
+	// apiVersion of the controller.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+
+	// kind of the controller, e.g. StatefulSet; Pod for a bare pod.
+	// +required
+	Kind string `json:"kind"`
+
+	// name of the controller.
+	// +required
+	Name string `json:"name"`
+
+	// uid of the controller.
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
+}
+
+// IPClaimSpec says which address is held, from which pool, by whom.
+type IPClaimSpec struct {
+	// address is the claimed address, in canonical form.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="address must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="address is immutable"
+	Address string `json:"address"`
+
+	// pool is the SpiderIPPool the address was taken from.
+	// +required
+	Pool string `json:"pool"`
+
+	// node is the node of the pod holding the address.
+	// +required
+	Node string `json:"node"`
+
+	// holder is the pod holding the address.
+	// +required
+	Holder ClaimHolder `json:"holder"`
+
+	// owner is the holder's top controller.
+	// +required
+	Owner ClaimOwner `json:"owner"`
+
+	// ordinal is the StatefulSet ordinal of the holder, when owner is a
+	// StatefulSet; the claim follows the ordinal across pod restarts.
+	// +optional
+	Ordinal *int32 `json:"ordinal,omitempty"`
+}
+
+// IPClaim records that one address is held. Its name is derived from the
+// address alone (IPv4 as is, IPv6 as eight dash-separated groups of four hex
+// digits), so the API server refuses a second claim on the same address: taking
+// an address is a create, and AlreadyExists is the lock.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=ipc,categories=ipkeeper
+// +kubebuilder:printcolumn:name="ADDRESS",type=string,JSONPath=".spec.address"
+// +kubebuilder:printcolumn:name="POOL",type=string,JSONPath=".spec.pool"
+// +kubebuilder:printcolumn:name="NAMESPACE",type=string,JSONPath=".spec.holder.namespace"
+// +kubebuilder:printcolumn:name="POD",type=string,JSONPath=".spec.holder.name"
+// +kubebuilder:printcolumn:name="INTERFACE",type=string,JSONPath=".spec.holder.interface"
+// +kubebuilder:printcolumn:name="NODE",type=string,JSONPath=".spec.node"
+// +kubebuilder:printcolumn:name="OWNER",type=string,JSONPath=".spec.owner.kind",priority=10
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=".metadata.creationTimestamp"
+type IPClaim struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says which address is held by whom.
+	// +required
+	Spec IPClaimSpec `json:"spec"`
+}
+
+// IPClaimList is a list of IPClaim.
+//
+// +kubebuilder:object:root=true
+type IPClaimList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []IPClaim `json:"items"`
+}

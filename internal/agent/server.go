@@ -1,0 +1,238 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+	"github.com/ipkeeper/ipkeeper/internal/ipam"
+)
+
+// maxBody bounds a request body: a valid request is a few hundred bytes, a GC
+// list a few hundred KiB at most.
+const maxBody = 4 << 20
+
+// Allocator is what the server needs of ipam.Allocator.
+type Allocator interface {
+	Add(ctx context.Context, req *agentapi.AddRequest) (*agentapi.AddResponse, error)
+	Del(ctx context.Context, req *agentapi.DelRequest) error
+	Check(ctx context.Context, req *agentapi.CheckRequest) error
+	GC(ctx context.Context, req *agentapi.GCRequest, now time.Time) ([]string, error)
+}
+
+// Events reports allocation failures on the pod.
+type Events interface {
+	Warn(pod agentapi.PodRef, reason, message string)
+}
+
+// Server answers the plugin on a unix socket.
+type Server struct {
+	Socket  string
+	Alloc   Allocator
+	Events  Events
+	Metrics *Metrics
+	Log     logr.Logger
+	// Ready reports whether the caches are synced; requests wait for it.
+	Ready func() bool
+}
+
+// Start listens on the socket (mode 0600: only root may allocate or release)
+// and serves until ctx ends. It satisfies controller-runtime's Runnable.
+func (s *Server) Start(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Dir(s.Socket), 0o755); err != nil {
+		return fmt.Errorf("create socket directory: %w", err)
+	}
+	if err := os.Remove(s.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	ln, err := net.Listen("unix", s.Socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Socket, err)
+	}
+	if err := os.Chmod(s.Socket, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("restrict socket: %w", err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	s.Log.Info("Serving plugin requests", "socket", s.Socket)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Handler routes the plugin's requests.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+agentapi.PathAdd, s.handleAdd)
+	mux.HandleFunc("POST "+agentapi.PathDel, s.handleDel)
+	mux.HandleFunc("POST "+agentapi.PathCheck, s.handleCheck)
+	mux.HandleFunc("POST "+agentapi.PathGC, s.handleGC)
+	mux.HandleFunc("GET "+agentapi.PathReadyz, s.handleReady)
+	mux.HandleFunc("GET "+agentapi.PathHealthz, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.Ready() {
+		http.Error(w, "caches not synced yet", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.AddRequest
+	s.serve(w, r, "add", &req, validateAttachment(&req.Attachment, &req.Pod), func(ctx context.Context) (any, error) {
+		resp, err := s.Alloc.Add(ctx, &req)
+		if err != nil {
+			s.Events.Warn(req.Pod, reasonAllocationFailed, fmt.Sprintf("interface %s: %v", req.IfName, err))
+		}
+		return resp, err
+	})
+}
+
+func (s *Server) handleDel(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.DelRequest
+	s.serve(w, r, "del", &req, validateAttachment(&req.Attachment, &req.Pod), func(ctx context.Context) (any, error) {
+		return struct{}{}, s.Alloc.Del(ctx, &req)
+	})
+}
+
+func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.CheckRequest
+	s.serve(w, r, "check", &req, validateAttachment(&req.Attachment, &req.Pod), func(ctx context.Context) (any, error) {
+		return struct{}{}, s.Alloc.Check(ctx, &req)
+	})
+}
+
+func (s *Server) handleGC(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.GCRequest
+	validate := func() error {
+		if req.Network == "" {
+			return errors.New("network is empty; want the netconf name")
+		}
+		return nil
+	}
+	s.serve(w, r, "gc", &req, validate, func(ctx context.Context) (any, error) {
+		released, err := s.Alloc.GC(ctx, &req, time.Now())
+		return &agentapi.GCResponse{Released: released}, err
+	})
+}
+
+// serve decodes and validates a request before any work, runs it, and
+// writes the answer or the error with its agentapi code.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, req any, validate func() error, run func(context.Context) (any, error)) {
+	start := time.Now()
+	out, err := s.run(r, req, validate, run)
+	s.Metrics.Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.Metrics.Requests.WithLabelValues(op, "error").Inc()
+		e := toAPIError(err)
+		s.Log.Info("Plugin request failed", "op", op, "code", e.Code, "error", e.Msg)
+		writeJSON(w, httpStatus(e.Code), e)
+		return
+	}
+	s.Metrics.Requests.WithLabelValues(op, "ok").Inc()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) run(r *http.Request, req any, validate func() error, run func(context.Context) (any, error)) (any, error) {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(req); err != nil {
+		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: err.Error()}
+	}
+	if err := validate(); err != nil {
+		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "invalid request", Details: err.Error()}
+	}
+	if !s.Ready() {
+		return nil, &agentapi.Error{Code: agentapi.CodeTryAgainLater, Msg: "agent caches are not synced yet"}
+	}
+	return run(r.Context())
+}
+
+func validateAttachment(at *agentapi.Attachment, pod *agentapi.PodRef) func() error {
+	return func() error {
+		switch {
+		case at.ContainerID == "":
+			return errors.New("containerID is empty")
+		case at.IfName == "" || len(at.IfName) > 15:
+			return fmt.Errorf("ifName %q: want 1 to 15 characters", at.IfName)
+		case pod.Namespace == "" || pod.Name == "":
+			return fmt.Errorf("pod %q/%q: want K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS", pod.Namespace, pod.Name)
+		case len(pod.Namespace) > 63 || len(pod.Name) > 253:
+			return errors.New("pod namespace or name too long")
+		}
+		return nil
+	}
+}
+
+const reasonAllocationFailed = "IPAllocationFailed"
+
+// toAPIError maps use-case errors to the codes the plugin passes to the runtime.
+func toAPIError(err error) *agentapi.Error {
+	var apiErr *agentapi.Error
+	var allocErr *ipam.AllocationError
+	var annoErr *ipam.AnnotationError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.As(err, &allocErr):
+		return &agentapi.Error{Code: agentapi.CodeAllocationFailed, Msg: allocErr.Msg}
+	case errors.As(err, &annoErr):
+		return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: annoErr.Error()}
+	case errors.Is(err, ipam.ErrNotFound):
+		return &agentapi.Error{Code: agentapi.CodeNotFound, Msg: err.Error()}
+	}
+	return &agentapi.Error{Code: agentapi.CodeTryAgainLater, Msg: err.Error()}
+}
+
+func httpStatus(code int) int {
+	switch code {
+	case agentapi.CodeInvalidConfig:
+		return http.StatusBadRequest
+	case agentapi.CodeNotFound:
+		return http.StatusNotFound
+	case agentapi.CodeAllocationFailed:
+		return http.StatusConflict
+	}
+	return http.StatusServiceUnavailable
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// PodEvents emits Warning events on pods.
+type PodEvents struct {
+	Recorder recorder.EventRecorder
+}
+
+// Warn emits a Warning event on the pod.
+func (e PodEvents) Warn(pod agentapi.PodRef, reason, message string) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: types.UID(pod.UID)}}
+	e.Recorder.Eventf(p, nil, corev1.EventTypeWarning, reason, "AllocateIP", "%s", message)
+}

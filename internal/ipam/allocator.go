@@ -1,0 +1,356 @@
+package ipam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+)
+
+// Config tunes an Allocator.
+type Config struct {
+	// Node is the agent's node.
+	Node string
+	// EnableStatefulSet keeps StatefulSet pods' addresses across restarts
+	// (Helm value ipam.enableStatefulSet upstream). Off: they are stateless.
+	EnableStatefulSet bool
+	// MaxConflicts bounds the AlreadyExists retries of one allocation.
+	MaxConflicts int
+}
+
+// Allocator gives and takes back the addresses of one node's pods.
+type Allocator struct {
+	cfg     Config
+	index   *Index
+	store   Store
+	cluster Cluster
+	locks   podLocks
+	// Conflicts counts claims lost to another writer (AlreadyExists), for metrics.
+	Conflicts func()
+}
+
+// New returns an Allocator over an index fed by informers.
+func New(cfg Config, index *Index, store Store, cluster Cluster) *Allocator {
+	if cfg.MaxConflicts == 0 {
+		cfg.MaxConflicts = 64
+	}
+	return &Allocator{cfg: cfg, index: index, store: store, cluster: cluster, Conflicts: func() {}}
+}
+
+// AllocationError means no candidate pool could give an address; Msg says
+// which pools were considered and why each could not.
+type AllocationError struct{ Msg string }
+
+func (e *AllocationError) Error() string { return e.Msg }
+
+// request is one ADD, resolved against the cluster.
+type request struct {
+	*agentapi.AddRequest
+	pod     *corev1.Pod
+	key     types.NamespacedName
+	owner   v1alpha1.ClaimOwner
+	ordinal *int32
+	sel     *Selection
+}
+
+// Add gives one interface of a pod its addresses, one per family its pools
+// name. Repeating an Add for the same pod incarnation and interface returns
+// the same addresses.
+func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi.AddResponse, error) {
+	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
+	unlock := a.locks.lock(key)
+	defer unlock()
+
+	req, err := a.resolve(ctx, in, key)
+	if err != nil {
+		return nil, err
+	}
+	held, stale := a.sortClaims(req)
+	var got []*v1alpha1.IPClaim
+	for _, fam := range req.sel.Families() {
+		c, err := a.claimFamily(ctx, req, fam, held[fam])
+		if err != nil {
+			a.rollback(ctx, got, held)
+			return nil, err
+		}
+		got = append(got, c)
+	}
+	if err := a.store.PutEndpoint(ctx, a.endpoint(req, got)); err != nil {
+		a.rollback(ctx, got, held)
+		return nil, fmt.Errorf("record endpoint: %w", err)
+	}
+	for _, c := range stale {
+		if !slices.ContainsFunc(got, func(g *v1alpha1.IPClaim) bool { return g.Name == c.Name }) {
+			_ = a.release(ctx, c)
+		}
+	}
+	return a.response(req, got), nil
+}
+
+// resolve loads the pod and everything pool choice needs.
+func (a *Allocator) resolve(ctx context.Context, in *agentapi.AddRequest, key types.NamespacedName) (*request, error) {
+	pod, err := a.cluster.Pod(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("get pod %s: %w", key, err)
+	}
+	if in.Pod.UID != "" && string(pod.UID) != in.Pod.UID {
+		return nil, fmt.Errorf("pod %s has uid %s, not %s: %w", key, pod.UID, in.Pod.UID, ErrNotFound)
+	}
+	owner, err := a.cluster.TopOwner(ctx, pod)
+	if err != nil {
+		return nil, fmt.Errorf("find owner of pod %s: %w", key, err)
+	}
+	ns, err := a.cluster.Namespace(ctx, pod.Namespace)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("get namespace %s: %w", pod.Namespace, err)
+	}
+	node, err := a.cluster.Node(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get node %s: %w", a.cfg.Node, err)
+	}
+	sel, err := Select(SelectInput{
+		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: NetworkOf(pod, in.IfName),
+		NetconfIPv4: in.DefaultIPv4Pools, NetconfIPv6: in.DefaultIPv6Pools,
+		AutoPools: a.autoPools(owner, in.IfName), Pools: a.index.Pools(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	req := &request{AddRequest: in, pod: pod, key: key, owner: owner, sel: sel}
+	if a.stateful(owner) {
+		req.ordinal = ordinalOf(pod.Name, owner.Name)
+	}
+	return req, nil
+}
+
+func (a *Allocator) stateful(owner v1alpha1.ClaimOwner) bool {
+	return a.cfg.EnableStatefulSet && owner.Kind == "StatefulSet"
+}
+
+// sortClaims splits the claims under the pod's name for this interface into
+// those the request may keep (per family) and stale ones of older incarnations.
+func (a *Allocator) sortClaims(req *request) (map[int]*v1alpha1.IPClaim, []*v1alpha1.IPClaim) {
+	held := map[int]*v1alpha1.IPClaim{}
+	var stale []*v1alpha1.IPClaim
+	for _, c := range a.index.ClaimsOf(req.key) {
+		if c.Spec.Holder.Interface != req.IfName {
+			continue
+		}
+		addr, err := netip.ParseAddr(c.Spec.Address)
+		if err != nil {
+			continue
+		}
+		fam := family(addr)
+		if held[fam] == nil && a.mayKeep(req, c, fam, addr) {
+			held[fam] = c
+			continue
+		}
+		stale = append(stale, c)
+	}
+	return held, stale
+}
+
+// mayKeep reports whether claim c can serve this request: it is this very
+// incarnation's, or this StatefulSet ordinal's and its pool is still a
+// candidate that allows the address (not reserved or excluded since).
+func (a *Allocator) mayKeep(req *request, c *v1alpha1.IPClaim, fam int, addr netip.Addr) bool {
+	if c.Spec.Holder.UID == req.pod.UID {
+		return true
+	}
+	if !a.stateful(req.owner) || c.Spec.Owner.Kind != "StatefulSet" || c.Spec.Owner.Name != req.owner.Name {
+		return false
+	}
+	candidate := slices.ContainsFunc(req.sel.Pools[fam], func(p *v2beta1.SpiderIPPool) bool { return p.Name == c.Spec.Pool })
+	return candidate && a.index.PoolAllows(c.Spec.Pool, addr)
+}
+
+// claimFamily returns the request's claim for one family: the held one
+// (taken over by this incarnation if needed) or a new one.
+func (a *Allocator) claimFamily(ctx context.Context, req *request, fam int, held *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+	if want, ok, err := a.ordinalAddress(ctx, req, fam); err != nil {
+		return nil, err
+	} else if ok {
+		if held != nil && held.Spec.Address == want.String() {
+			return a.takeOver(ctx, req, held)
+		}
+		return a.claimExact(ctx, req, fam, want)
+	}
+	if held != nil {
+		return a.takeOver(ctx, req, held)
+	}
+	return a.claimNew(ctx, req, fam)
+}
+
+// takeOver points a held claim at this incarnation (a StatefulSet pod
+// restarted with a new UID); a no-op when it already is.
+func (a *Allocator) takeOver(ctx context.Context, req *request, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+	want := a.holder(req)
+	if c.Spec.Holder == want && c.Spec.Node == a.cfg.Node {
+		return c, nil
+	}
+	updated := c.DeepCopy()
+	updated.Spec.Holder, updated.Spec.Node, updated.Spec.Owner = want, a.cfg.Node, req.owner
+	updated.Labels = claimLabels(c.Spec.Pool, a.cfg.Node)
+	out, err := a.store.UpdateClaim(ctx, updated)
+	if err != nil {
+		return nil, fmt.Errorf("take over %s for pod %s: %w", c.Spec.Address, req.key, err)
+	}
+	a.index.SetClaim(out)
+	return out, nil
+}
+
+// claimNew takes a free address from the first candidate pool that has one.
+func (a *Allocator) claimNew(ctx context.Context, req *request, fam int) (*v1alpha1.IPClaim, error) {
+	var why []string
+	for _, p := range req.sel.Pools[fam] {
+		c, reason, err := a.claimFromPool(ctx, req, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			return c, nil
+		}
+		why = append(why, fmt.Sprintf("pool %s: %s", p.Name, reason))
+	}
+	return nil, a.noAddress(req, fam, why)
+}
+
+func (a *Allocator) noAddress(req *request, fam int, why []string) error {
+	if d := req.sel.Describe(); d != "" {
+		why = append(why, d)
+	}
+	return &AllocationError{Msg: fmt.Sprintf("no IPv%d address for interface %s of pod %s (%s): %s",
+		fam, req.IfName, req.key, req.sel.Rule, strings.Join(why, "; "))}
+}
+
+// claimFromPool tries the pool's free addresses in this agent's order until a
+// create succeeds. A nil claim with a reason means the pool is full.
+func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string) (*v1alpha1.IPClaim, string, error) {
+	for conflicts := 0; conflicts < a.cfg.MaxConflicts; {
+		addr, ok, err := a.index.Next(pool)
+		if err != nil {
+			return nil, err.Error(), nil
+		}
+		if !ok {
+			return nil, a.exhausted(pool), nil
+		}
+		c, err := a.store.CreateClaim(ctx, a.newClaim(req, pool, addr))
+		switch {
+		case err == nil:
+			a.index.Done(addr, true)
+			a.index.SetClaim(c)
+			return c, "", nil
+		case errors.Is(err, ErrTaken):
+			a.index.Done(addr, true)
+			a.Conflicts()
+			conflicts++
+		default:
+			a.index.Done(addr, false)
+			return nil, "", fmt.Errorf("claim %s in pool %s: %w", addr, pool, err)
+		}
+	}
+	return nil, "", fmt.Errorf("pool %s: gave up after %d conflicting claims: %w", pool, a.cfg.MaxConflicts, ErrConflict)
+}
+
+func (a *Allocator) exhausted(pool string) string {
+	n, ok := a.index.PoolCounts(pool)
+	if !ok {
+		return "all IPs have been exhausted"
+	}
+	return fmt.Sprintf("all IPs have been exhausted (total %s, reserved %s, excluded %s, in use %s)", n.Total, n.Reserved, n.Excluded, n.InUse)
+}
+
+// rollback releases the claims an Add created before it failed; claims it
+// only took over stay with the pod.
+func (a *Allocator) rollback(ctx context.Context, got []*v1alpha1.IPClaim, held map[int]*v1alpha1.IPClaim) {
+	for _, c := range got {
+		if slices.ContainsFunc(mapValues(held), func(h *v1alpha1.IPClaim) bool { return h != nil && h.Name == c.Name }) {
+			continue
+		}
+		_ = a.release(ctx, c)
+	}
+}
+
+func (a *Allocator) release(ctx context.Context, c *v1alpha1.IPClaim) error {
+	if err := a.store.DeleteClaim(ctx, c); err != nil {
+		return fmt.Errorf("release %s: %w", c.Spec.Address, err)
+	}
+	a.index.DeleteClaim(c.Name)
+	return nil
+}
+
+func (a *Allocator) holder(req *request) v1alpha1.ClaimHolder {
+	return v1alpha1.ClaimHolder{
+		Namespace: req.pod.Namespace, Name: req.pod.Name, UID: req.pod.UID,
+		ContainerID: req.ContainerID, Interface: req.IfName, Network: req.Network,
+	}
+}
+
+func (a *Allocator) newClaim(req *request, pool string, addr netip.Addr) *v1alpha1.IPClaim {
+	return &v1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: ClaimName(addr), Labels: claimLabels(pool, a.cfg.Node)},
+		Spec: v1alpha1.IPClaimSpec{
+			Address: addr.String(), Pool: pool, Node: a.cfg.Node,
+			Holder: a.holder(req), Owner: req.owner, Ordinal: req.ordinal,
+		},
+	}
+}
+
+func claimLabels(pool, node string) map[string]string {
+	return map[string]string{v1alpha1.LabelPool: pool, v1alpha1.LabelNode: node}
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// podLocks serialises requests for the same pod; different pods never wait
+// for each other.
+type podLocks struct {
+	mu    sync.Mutex
+	locks map[types.NamespacedName]*podLock
+}
+
+type podLock struct {
+	sync.Mutex
+	users int
+}
+
+func (l *podLocks) lock(key types.NamespacedName) func() {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[types.NamespacedName]*podLock{}
+	}
+	pl := l.locks[key]
+	if pl == nil {
+		pl = &podLock{}
+		l.locks[key] = pl
+	}
+	pl.users++
+	l.mu.Unlock()
+	pl.Lock()
+	return func() {
+		pl.Unlock()
+		l.mu.Lock()
+		pl.users--
+		if pl.users == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+}

@@ -1,0 +1,325 @@
+package ipam
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/netip"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/ipnet"
+)
+
+// Index is an agent's in-memory view of allocation state: pools, reserved
+// addresses and claims, fed by informer events and by the agent's own writes.
+// It answers "which address to try next" without touching the API server.
+// All methods are safe for concurrent use.
+type Index struct {
+	mu       sync.Mutex
+	seed     uint64
+	pools    map[string]*poolState
+	reserved map[string]ipnet.Set // by SpiderReservedIP name
+	// reservedBy is the union of reserved, per family (index 0: v4, 1: v6).
+	reservedBy [2]ipnet.Set
+	// taken holds every claimed address, per family, whatever its pool.
+	taken    [2]ipnet.Set
+	claims   map[string]*v1alpha1.IPClaim // by claim name
+	byPod    map[types.NamespacedName]map[string]bool
+	inflight map[netip.Addr]bool
+}
+
+type poolState struct {
+	obj    *v2beta1.SpiderIPPool
+	spec   ipnet.Pool // without Reserved
+	err    error      // why the spec cannot be used
+	free   ipnet.Set  // spec.Free() with Reserved; recomputed lazily
+	stale  bool
+	cursor uint64
+}
+
+// NewIndex returns an empty index. seed (e.g. a hash of the node name) makes
+// each agent start its search at a different place in every pool, so agents
+// on different nodes rarely race for the same address.
+func NewIndex(seed string) *Index {
+	h := fnv.New64a()
+	h.Write([]byte(seed))
+	return &Index{
+		seed:     h.Sum64(),
+		pools:    map[string]*poolState{},
+		reserved: map[string]ipnet.Set{},
+		claims:   map[string]*v1alpha1.IPClaim{},
+		byPod:    map[types.NamespacedName]map[string]bool{},
+		inflight: map[netip.Addr]bool{},
+	}
+}
+
+func famIdx(f int) int {
+	if f == 6 {
+		return 1
+	}
+	return 0
+}
+
+// SetPool records a pool's current spec.
+func (x *Index) SetPool(p *v2beta1.SpiderIPPool) {
+	spec, err := parsePool(p)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	st := x.pools[p.Name]
+	if st == nil {
+		st = &poolState{}
+		x.pools[p.Name] = st
+		st.cursor = x.seed
+	}
+	st.obj, st.spec, st.err, st.stale = p, spec, err, true
+}
+
+// DeletePool forgets a pool.
+func (x *Index) DeletePool(name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.pools, name)
+}
+
+// Pools returns every known pool.
+func (x *Index) Pools() []*v2beta1.SpiderIPPool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]*v2beta1.SpiderIPPool, 0, len(x.pools))
+	for _, st := range x.pools {
+		out = append(out, st.obj)
+	}
+	return out
+}
+
+// SetReserved records the addresses of one SpiderReservedIP. Entries that do
+// not parse are skipped here (the webhook refuses them).
+func (x *Index) SetReserved(name string, entries []string) {
+	set, _ := ipnet.ParseSet(entries)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.reserved[name] = set
+	x.recomputeReserved()
+}
+
+// DeleteReserved forgets one SpiderReservedIP.
+func (x *Index) DeleteReserved(name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.reserved, name)
+	x.recomputeReserved()
+}
+
+func (x *Index) recomputeReserved() {
+	var by [2]ipnet.Set
+	for _, s := range x.reserved {
+		if s.IsEmpty() {
+			continue
+		}
+		i := famIdx(s.Family())
+		by[i], _ = by[i].Union(s)
+	}
+	x.reservedBy = by
+	for _, st := range x.pools {
+		st.stale = true
+	}
+}
+
+// IsReserved reports whether a is reserved by any SpiderReservedIP.
+func (x *Index) IsReserved(a netip.Addr) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.reservedBy[famIdx(family(a))].Contains(a)
+}
+
+// SetClaim records a claim (from the informer or from the agent's own write).
+func (x *Index) SetClaim(c *v1alpha1.IPClaim) {
+	a, err := netip.ParseAddr(c.Spec.Address)
+	if err != nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old, ok := x.claims[c.Name]; ok {
+		x.unlinkPod(old)
+	}
+	x.claims[c.Name] = c
+	x.taken[famIdx(family(a))].Insert(a)
+	key := types.NamespacedName{Namespace: c.Spec.Holder.Namespace, Name: c.Spec.Holder.Name}
+	if x.byPod[key] == nil {
+		x.byPod[key] = map[string]bool{}
+	}
+	x.byPod[key][c.Name] = true
+}
+
+// DeleteClaim forgets a claim; its address becomes free for this agent.
+func (x *Index) DeleteClaim(name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	c, ok := x.claims[name]
+	if !ok {
+		return
+	}
+	delete(x.claims, name)
+	x.unlinkPod(c)
+	if a, err := netip.ParseAddr(c.Spec.Address); err == nil {
+		x.taken[famIdx(family(a))].Remove(a)
+	}
+}
+
+func (x *Index) unlinkPod(c *v1alpha1.IPClaim) {
+	key := types.NamespacedName{Namespace: c.Spec.Holder.Namespace, Name: c.Spec.Holder.Name}
+	delete(x.byPod[key], c.Name)
+	if len(x.byPod[key]) == 0 {
+		delete(x.byPod, key)
+	}
+}
+
+// ClaimsOf returns the claims held under a pod's namespace and name, by any
+// incarnation of it.
+func (x *Index) ClaimsOf(pod types.NamespacedName) []*v1alpha1.IPClaim {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]*v1alpha1.IPClaim, 0, len(x.byPod[pod]))
+	for name := range x.byPod[pod] {
+		out = append(out, x.claims[name])
+	}
+	return out
+}
+
+// Claims returns every claim the index knows.
+func (x *Index) Claims() []*v1alpha1.IPClaim {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]*v1alpha1.IPClaim, 0, len(x.claims))
+	for _, c := range x.claims {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Next picks the next address of pool to try and marks it in flight, so that
+// concurrent requests on this agent never try the same address. The caller
+// must end the attempt with Done. ok is false when the pool has no address
+// left that is neither taken nor in flight.
+func (x *Index) Next(pool string) (netip.Addr, bool, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	st, ok := x.pools[pool]
+	if !ok {
+		return netip.Addr{}, false, fmt.Errorf("pool %q is not known to this agent yet", pool)
+	}
+	if st.err != nil {
+		return netip.Addr{}, false, st.err
+	}
+	free := x.freeOf(st)
+	if free.IsEmpty() {
+		return netip.Addr{}, false, nil
+	}
+	n, fits := free.CountUint64()
+	if !fits {
+		n = math.MaxUint64
+	}
+	taken := &x.taken[famIdx(prefixFamily(st.spec.Subnet))]
+	it := ipnet.NewIterator(free, taken, st.cursor%n)
+	for {
+		a, more := it.Next()
+		if !more {
+			return netip.Addr{}, false, nil
+		}
+		if x.inflight[a] {
+			continue
+		}
+		x.inflight[a] = true
+		// Start the next search after this address: a freed address goes to
+		// the back of the line instead of being handed straight out again.
+		rank, _ := free.Rank(a)
+		st.cursor = rank + 1
+		return a, true, nil
+	}
+}
+
+// Done ends an attempt on a: claimed means the address is now held (by this
+// agent or, after AlreadyExists, by someone else).
+func (x *Index) Done(a netip.Addr, claimed bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.inflight, a)
+	if claimed {
+		x.taken[famIdx(family(a))].Insert(a)
+	}
+}
+
+// PoolCounts returns a pool's counts for error messages.
+func (x *Index) PoolCounts(pool string) (ipnet.Counts, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	st, ok := x.pools[pool]
+	if !ok || st.err != nil {
+		return ipnet.Counts{}, false
+	}
+	p := st.spec
+	p.Reserved = x.reservedBy[famIdx(prefixFamily(p.Subnet))]
+	return p.Counts(x.taken[famIdx(prefixFamily(p.Subnet))]), true
+}
+
+// PoolAllows reports whether a is one the pool may hand out now (inside ips,
+// not excluded, not reserved, not the gateway).
+func (x *Index) PoolAllows(pool string, a netip.Addr) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	st, ok := x.pools[pool]
+	if !ok || st.err != nil {
+		return false
+	}
+	return x.freeOf(st).Contains(a)
+}
+
+func (x *Index) freeOf(st *poolState) ipnet.Set {
+	if st.stale {
+		p := st.spec
+		p.Reserved = x.reservedBy[famIdx(prefixFamily(p.Subnet))]
+		st.free = p.Free()
+		st.stale = false
+	}
+	return st.free
+}
+
+func family(a netip.Addr) int {
+	if a.Is4() || a.Is4In6() {
+		return 4
+	}
+	return 6
+}
+
+func prefixFamily(p netip.Prefix) int { return family(p.Addr()) }
+
+// parsePool turns a pool's spec into the core's terms.
+func parsePool(p *v2beta1.SpiderIPPool) (ipnet.Pool, error) {
+	subnet, err := netip.ParsePrefix(p.Spec.Subnet)
+	if err != nil {
+		return ipnet.Pool{}, fmt.Errorf("pool %s: spec.subnet %q: %w", p.Name, p.Spec.Subnet, err)
+	}
+	subnet = subnet.Masked()
+	ips, err := ipnet.ParseSetIn(p.Spec.IPs, subnet)
+	if err != nil {
+		return ipnet.Pool{}, fmt.Errorf("pool %s: spec.ips: %w", p.Name, err)
+	}
+	exclude, err := ipnet.ParseSetIn(p.Spec.ExcludeIPs, subnet)
+	if err != nil {
+		return ipnet.Pool{}, fmt.Errorf("pool %s: spec.excludeIPs: %w", p.Name, err)
+	}
+	pool := ipnet.Pool{Subnet: subnet, IPs: ips, Exclude: exclude}
+	if p.Spec.Gateway != nil && *p.Spec.Gateway != "" {
+		gw, err := netip.ParseAddr(*p.Spec.Gateway)
+		if err != nil {
+			return ipnet.Pool{}, fmt.Errorf("pool %s: spec.gateway %q: %w", p.Name, *p.Spec.Gateway, err)
+		}
+		pool.Gateway = gw
+	}
+	return pool, nil
+}

@@ -1,0 +1,107 @@
+package ipam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+)
+
+// Del releases what Add gave one interface of a sandbox, unless the pod is a
+// StatefulSet pod that keeps its addresses. It succeeds when there is
+// nothing to release.
+func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
+	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
+	unlock := a.locks.lock(key)
+	defer unlock()
+	var errs []error
+	for _, c := range a.index.ClaimsOf(key) {
+		if !belongsTo(c, in.Attachment, in.Pod.UID) {
+			continue
+		}
+		keep, err := a.keepsAddress(ctx, c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if keep {
+			continue
+		}
+		if err := a.release(ctx, c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// belongsTo reports whether claim c was given to this sandbox's interface.
+// A claim another sandbox or incarnation has taken over is not released.
+func belongsTo(c *v1alpha1.IPClaim, at agentapi.Attachment, uid string) bool {
+	h := c.Spec.Holder
+	if h.Interface != at.IfName {
+		return false
+	}
+	if uid != "" && string(h.UID) != uid {
+		return false
+	}
+	return h.ContainerID == "" || at.ContainerID == "" || h.ContainerID == at.ContainerID
+}
+
+// Check verifies that the sandbox's interface still holds the addresses the
+// runtime believes it has.
+func (a *Allocator) Check(_ context.Context, in *agentapi.CheckRequest) error {
+	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
+	var held []string
+	for _, c := range a.index.ClaimsOf(key) {
+		if belongsTo(c, in.Attachment, in.Pod.UID) {
+			held = append(held, c.Spec.Address)
+		}
+	}
+	for _, cidr := range in.IPs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return fmt.Errorf("address %q: %w", cidr, err)
+		}
+		if !slices.Contains(held, p.Addr().String()) {
+			return fmt.Errorf("address %s of %s/%s is not claimed by pod %s: %w", p.Addr(), in.ContainerID, in.IfName, key, ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// gcMinAge protects claims whose ADD may still be in flight from CNI GC.
+const gcMinAge = time.Minute
+
+// GC releases this node's claims on a network whose sandbox is not in the
+// runtime's list of valid attachments. StatefulSet claims are left to the
+// controller, which knows whether the ordinal still exists.
+func (a *Allocator) GC(ctx context.Context, in *agentapi.GCRequest, now time.Time) ([]string, error) {
+	valid := map[agentapi.Attachment]bool{}
+	for _, at := range in.ValidAttachments {
+		valid[at] = true
+	}
+	var released []string
+	var errs []error
+	for _, c := range a.index.Claims() {
+		h := c.Spec.Holder
+		switch {
+		case c.Spec.Node != a.cfg.Node, h.Network != in.Network, h.ContainerID == "",
+			valid[agentapi.Attachment{ContainerID: h.ContainerID, IfName: h.Interface}],
+			a.stateful(c.Spec.Owner), now.Sub(c.CreationTimestamp.Time) < gcMinAge:
+			continue
+		}
+		if err := a.release(ctx, c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		released = append(released, c.Spec.Address)
+	}
+	return released, errors.Join(errs...)
+}

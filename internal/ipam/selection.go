@@ -1,0 +1,318 @@
+package ipam
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+)
+
+// SelectInput is everything pool choice looks at for one interface.
+type SelectInput struct {
+	Pod       *corev1.Pod
+	Namespace *corev1.Namespace
+	Node      *corev1.Node
+	IfName    string
+	// NAD is the "namespace/name" of the NetworkAttachmentDefinition this
+	// interface comes from, empty when unknown.
+	NAD string
+	// NetconfIPv4 and NetconfIPv6 are the netconf's default pools (rule 5).
+	NetconfIPv4, NetconfIPv6 []string
+	// AutoPools are the workload's automatic pools for this interface, by
+	// family (rule 1); filled by the caller from the pools it knows.
+	AutoPools map[int][]string
+	// Pools is every pool in the cluster.
+	Pools []*v2beta1.SpiderIPPool
+}
+
+// Rejection is a named pool that cannot serve the interface, and why.
+type Rejection struct {
+	Pool   string
+	Reason string
+}
+
+// Selection is the outcome of pool choice for one interface.
+type Selection struct {
+	// Rule names the rule that decided, e.g. "pod annotation ipam.spidernet.io/ippool".
+	Rule string
+	// Pools are the candidate pools per family (4, 6), most specific first.
+	Pools map[int][]*v2beta1.SpiderIPPool
+	// Rejected lists the named pools that were filtered out.
+	Rejected     []Rejection
+	CleanGateway bool
+}
+
+// ErrNoRule means no rule named any pool for the interface.
+var errNoRule = fmt.Errorf("no pool is named for the interface: no pod or namespace annotation, no default pool in the network configuration, and no SpiderIPPool with spec.default=true")
+
+// Select chooses the candidate pools of one interface (API.md §3): the first
+// rule that names pools decides; those pools are filtered and ordered by
+// specificity.
+func Select(in SelectInput) (*Selection, error) {
+	names, rule, clean, err := namedPools(in)
+	if err != nil {
+		return nil, err
+	}
+	if rule == "" {
+		return nil, errNoRule
+	}
+	sel := &Selection{Rule: rule, Pools: map[int][]*v2beta1.SpiderIPPool{}, CleanGateway: clean}
+	byName := make(map[string]*v2beta1.SpiderIPPool, len(in.Pools))
+	for _, p := range in.Pools {
+		byName[p.Name] = p
+	}
+	for _, family := range []int{4, 6} {
+		for _, name := range expand(names[family], in.Pools) {
+			p, ok := byName[name]
+			if !ok {
+				sel.Rejected = append(sel.Rejected, Rejection{Pool: name, Reason: "no such SpiderIPPool"})
+				continue
+			}
+			if reason := filter(p, family, in); reason != "" {
+				sel.Rejected = append(sel.Rejected, Rejection{Pool: name, Reason: reason})
+				continue
+			}
+			sel.Pools[family] = append(sel.Pools[family], p)
+		}
+		slices.SortStableFunc(sel.Pools[family], func(a, b *v2beta1.SpiderIPPool) int {
+			return cmp.Compare(specificity(b), specificity(a))
+		})
+	}
+	return sel, nil
+}
+
+// Families lists the families the selection names pools for, in order 4, 6.
+func (s *Selection) Families() []int {
+	var fs []int
+	for _, f := range []int{4, 6} {
+		if len(s.Pools[f]) > 0 {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+// Describe names every pool considered and why it cannot serve, for errors.
+func (s *Selection) Describe() string {
+	parts := make([]string, 0, len(s.Rejected))
+	for _, r := range s.Rejected {
+		parts = append(parts, fmt.Sprintf("%s: %s", r.Pool, r.Reason))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// namedPools applies the rules in order and returns the first that names
+// pools for this interface.
+func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
+	ann := in.Pod.Annotations
+	if _, ok := ann[AnnoSubnets]; ok || ann[AnnoSubnet] != "" {
+		// Rule 1: the workload's automatic pools.
+		if _, err := subnetChoice(ann, in.IfName); err != nil {
+			return nil, "", false, err
+		}
+		return in.AutoPools, "automatic pool of pod annotation " + AnnoSubnet + "(s)", false, nil
+	}
+	if v, ok := ann[AnnoPools]; ok {
+		cs, err := parseMulti(AnnoPools, v)
+		if err != nil {
+			return nil, "", false, err
+		}
+		for _, c := range cs {
+			if c.Interface == in.IfName {
+				return byFamily(c.IPv4, c.IPv6), "pod annotation " + AnnoPools, c.CleanGateway, nil
+			}
+		}
+	}
+	if v, ok := ann[AnnoPool]; ok {
+		c, err := parseSingle(AnnoPool, v)
+		if err != nil {
+			return nil, "", false, err
+		}
+		if c.Interface == "" || c.Interface == in.IfName {
+			return byFamily(c.IPv4, c.IPv6), "pod annotation " + AnnoPool, c.CleanGateway, nil
+		}
+	}
+	if in.Namespace != nil {
+		v4, err := parseNamespaceDefault(AnnoNSDefaultIPv4Pool, in.Namespace.Annotations[AnnoNSDefaultIPv4Pool])
+		if err != nil {
+			return nil, "", false, err
+		}
+		v6, err := parseNamespaceDefault(AnnoNSDefaultIPv6Pool, in.Namespace.Annotations[AnnoNSDefaultIPv6Pool])
+		if err != nil {
+			return nil, "", false, err
+		}
+		if len(v4)+len(v6) > 0 {
+			return byFamily(v4, v6), "namespace " + in.Namespace.Name + " default pools", false, nil
+		}
+	}
+	if len(in.NetconfIPv4)+len(in.NetconfIPv6) > 0 {
+		return byFamily(in.NetconfIPv4, in.NetconfIPv6), "network configuration default pools", false, nil
+	}
+	var v4, v6 []string
+	for _, p := range in.Pools {
+		if p.Spec.Default != nil && *p.Spec.Default {
+			if poolFamily(p) == 6 {
+				v6 = append(v6, p.Name)
+			} else {
+				v4 = append(v4, p.Name)
+			}
+		}
+	}
+	if len(v4)+len(v6) > 0 {
+		return byFamily(v4, v6), "pools with spec.default=true", false, nil
+	}
+	return nil, "", false, nil
+}
+
+// subnetChoice validates the subnet(s) annotation for the interface.
+func subnetChoice(ann map[string]string, ifName string) (PoolChoice, error) {
+	if v, ok := ann[AnnoSubnets]; ok {
+		cs, err := parseMulti(AnnoSubnets, v)
+		if err != nil {
+			return PoolChoice{}, err
+		}
+		for _, c := range cs {
+			if c.Interface == ifName {
+				return c, nil
+			}
+		}
+		return PoolChoice{}, &AnnotationError{Key: AnnoSubnets, Reason: fmt.Sprintf("has no entry for interface %q", ifName)}
+	}
+	return parseSingle(AnnoSubnet, ann[AnnoSubnet])
+}
+
+func byFamily(v4, v6 []string) map[int][]string {
+	return map[int][]string{4: v4, 6: v6}
+}
+
+// expand replaces wildcard names (* ? [) by the matching pools, sorted by
+// name, keeping the user's order otherwise and dropping repeats.
+func expand(names []string, pools []*v2beta1.SpiderIPPool) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, n := range names {
+		if !strings.ContainsAny(n, "*?[") {
+			add(n)
+			continue
+		}
+		var matched []string
+		for _, p := range pools {
+			if ok, _ := path.Match(n, p.Name); ok {
+				matched = append(matched, p.Name)
+			}
+		}
+		slices.Sort(matched)
+		for _, m := range matched {
+			add(m)
+		}
+	}
+	return out
+}
+
+// filter returns why pool p cannot serve the interface, or "".
+func filter(p *v2beta1.SpiderIPPool, family int, in SelectInput) string {
+	switch {
+	case p.DeletionTimestamp != nil:
+		return "terminating"
+	case p.Spec.Disable != nil && *p.Spec.Disable:
+		return "disabled"
+	case poolFamily(p) != family:
+		return fmt.Sprintf("is IPv%d, named for IPv%d", poolFamily(p), family)
+	}
+	if len(p.Spec.NodeName) > 0 {
+		if in.Node == nil || !slices.Contains(p.Spec.NodeName, in.Node.Name) {
+			return fmt.Sprintf("spec.nodeName does not include node %s", nodeName(in.Node))
+		}
+	} else if p.Spec.NodeAffinity != nil && !selects(p.Spec.NodeAffinity, nodeLabels(in.Node)) {
+		return fmt.Sprintf("spec.nodeAffinity does not match node %s", nodeName(in.Node))
+	}
+	ns := in.Pod.Namespace
+	if len(p.Spec.NamespaceName) > 0 {
+		if !slices.Contains(p.Spec.NamespaceName, ns) {
+			return fmt.Sprintf("spec.namespaceName does not include namespace %s", ns)
+		}
+	} else if p.Spec.NamespaceAffinity != nil && !selects(p.Spec.NamespaceAffinity, namespaceLabels(in.Namespace)) {
+		return fmt.Sprintf("spec.namespaceAffinity does not match namespace %s", ns)
+	}
+	if p.Spec.PodAffinity != nil && !selects(p.Spec.PodAffinity, in.Pod.Labels) {
+		return "spec.podAffinity does not match the pod's labels"
+	}
+	if len(p.Spec.MultusName) > 0 && !slices.Contains(p.Spec.MultusName, in.NAD) {
+		return fmt.Sprintf("spec.multusName does not include network %q", in.NAD)
+	}
+	return ""
+}
+
+// specificity ranks pools: podAffinity > nodeName > nodeAffinity >
+// namespaceName > namespaceAffinity > multusName.
+func specificity(p *v2beta1.SpiderIPPool) int {
+	score := 0
+	for _, has := range []bool{
+		p.Spec.PodAffinity != nil,
+		len(p.Spec.NodeName) > 0,
+		p.Spec.NodeAffinity != nil,
+		len(p.Spec.NamespaceName) > 0,
+		p.Spec.NamespaceAffinity != nil,
+		len(p.Spec.MultusName) > 0,
+	} {
+		score <<= 1
+		if has {
+			score |= 1
+		}
+	}
+	return score
+}
+
+func selects(sel *metav1.LabelSelector, l map[string]string) bool {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false
+	}
+	return s.Matches(labels.Set(l))
+}
+
+// poolFamily is the pool's IP family: spec.ipVersion, else subnet's family.
+func poolFamily(p *v2beta1.SpiderIPPool) int {
+	if p.Spec.IPVersion != nil {
+		return int(*p.Spec.IPVersion)
+	}
+	if pfx, err := netip.ParsePrefix(p.Spec.Subnet); err == nil && pfx.Addr().Is6() {
+		return 6
+	}
+	return 4
+}
+
+func nodeName(n *corev1.Node) string {
+	if n == nil {
+		return "(unknown)"
+	}
+	return n.Name
+}
+
+func nodeLabels(n *corev1.Node) map[string]string {
+	if n == nil {
+		return nil
+	}
+	return n.Labels
+}
+
+func namespaceLabels(n *corev1.Namespace) map[string]string {
+	if n == nil {
+		return nil
+	}
+	return n.Labels
+}

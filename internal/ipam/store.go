@@ -1,0 +1,53 @@
+package ipam
+
+import (
+	"context"
+	"errors"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+)
+
+// Errors a Store returns; callers test them with errors.Is.
+var (
+	// ErrTaken means a claim on the address already exists.
+	ErrTaken = errors.New("address already claimed")
+	// ErrConflict means the object changed since it was read.
+	ErrConflict = errors.New("object changed concurrently")
+	// ErrNotFound means the object does not exist.
+	ErrNotFound = errors.New("not found")
+)
+
+// Store records allocations. Every write is a single API request.
+type Store interface {
+	// CreateClaim creates a claim; ErrTaken when the address is held.
+	CreateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
+	// UpdateClaim replaces a claim if its resourceVersion still matches; ErrConflict otherwise.
+	UpdateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
+	// DeleteClaim deletes a claim if its UID still matches; nil when it is already gone.
+	DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error
+	// PutEndpoint records the addresses of one interface of a pod, merging
+	// with the record of the same pod incarnation.
+	PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) error
+	// DeleteEndpoint deletes a pod's endpoint; nil when it is already gone.
+	DeleteEndpoint(ctx context.Context, pod types.NamespacedName) error
+}
+
+// Cluster reads, from caches, what the use cases need to know of the cluster.
+type Cluster interface {
+	// Pod returns the pod, or ErrNotFound.
+	Pod(ctx context.Context, key types.NamespacedName) (*corev1.Pod, error)
+	// Namespace returns the namespace, or ErrNotFound.
+	Namespace(ctx context.Context, name string) (*corev1.Namespace, error)
+	// Node returns the agent's own node.
+	Node(ctx context.Context) (*corev1.Node, error)
+	// StatefulSet returns the StatefulSet, or ErrNotFound.
+	StatefulSet(ctx context.Context, key types.NamespacedName) (*appsv1.StatefulSet, error)
+	// TopOwner returns the pod's top controller (a Deployment rather than its
+	// ReplicaSet), or kind Pod for a bare pod.
+	TopOwner(ctx context.Context, pod *corev1.Pod) (v1alpha1.ClaimOwner, error)
+}

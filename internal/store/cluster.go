@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/internal/ipam"
+)
+
+// Cluster is an ipam.Cluster reading from informer caches, falling back to
+// the API server for a pod the cache has not seen yet.
+type Cluster struct {
+	cache client.Reader
+	api   client.Reader
+	node  string
+}
+
+// NewCluster returns a Cluster for the agent of node.
+func NewCluster(cache, api client.Reader, node string) *Cluster {
+	return &Cluster{cache: cache, api: api, node: node}
+}
+
+var _ ipam.Cluster = (*Cluster)(nil)
+
+// Pod returns the pod from the cache, or from the API server when the cache
+// lags behind the runtime's request.
+func (c *Cluster) Pod(ctx context.Context, key types.NamespacedName) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	err := c.cache.Get(ctx, key, pod)
+	if apierrors.IsNotFound(err) {
+		err = c.api.Get(ctx, key, pod)
+	}
+	return pod, notFound(err)
+}
+
+// Namespace returns the namespace.
+func (c *Cluster) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	ns := &corev1.Namespace{}
+	return ns, notFound(c.cache.Get(ctx, types.NamespacedName{Name: name}, ns))
+}
+
+// Node returns the agent's node.
+func (c *Cluster) Node(ctx context.Context) (*corev1.Node, error) {
+	n := &corev1.Node{}
+	return n, notFound(c.cache.Get(ctx, types.NamespacedName{Name: c.node}, n))
+}
+
+// StatefulSet returns the StatefulSet.
+func (c *Cluster) StatefulSet(ctx context.Context, key types.NamespacedName) (*appsv1.StatefulSet, error) {
+	sts := &appsv1.StatefulSet{}
+	if err := notFound(c.cache.Get(ctx, key, sts)); err != nil {
+		return nil, err
+	}
+	return sts, nil
+}
+
+// TopOwner follows the pod's controller references up through a ReplicaSet
+// to its Deployment and through a Job to its CronJob.
+func (c *Cluster) TopOwner(ctx context.Context, pod *corev1.Pod) (v1alpha1.ClaimOwner, error) {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return v1alpha1.ClaimOwner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID}, nil
+	}
+	var parent client.Object
+	switch ref.Kind {
+	case "ReplicaSet":
+		parent = &appsv1.ReplicaSet{}
+	case "Job":
+		parent = &batchv1.Job{}
+	default:
+		return ownerOf(ref), nil
+	}
+	err := c.cache.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}, parent)
+	if apierrors.IsNotFound(err) {
+		return ownerOf(ref), nil
+	}
+	if err != nil {
+		return v1alpha1.ClaimOwner{}, fmt.Errorf("get %s %s: %w", ref.Kind, ref.Name, err)
+	}
+	if up := metav1.GetControllerOf(parent); up != nil {
+		return ownerOf(up), nil
+	}
+	return ownerOf(ref), nil
+}
+
+func ownerOf(ref *metav1.OwnerReference) v1alpha1.ClaimOwner {
+	return v1alpha1.ClaimOwner{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID}
+}
+
+func notFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w: %w", ipam.ErrNotFound, err)
+	}
+	return err
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/ipam"
+)
+
+// API is an ipam.Store on the API server.
+type API struct {
+	client client.Client
+}
+
+// New returns a Store writing through c.
+func New(c client.Client) *API { return &API{client: c} }
+
+var _ ipam.Store = (*API)(nil)
+
+// CreateClaim creates the claim; the API server's AlreadyExists is the lock.
+func (s *API) CreateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+	obj := c.DeepCopy()
+	if err := s.client.Create(ctx, obj); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, ipam.ErrTaken
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+// UpdateClaim replaces the claim if nobody changed it since it was read.
+func (s *API) UpdateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+	obj := c.DeepCopy()
+	if err := s.client.Update(ctx, obj); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: %w", ipam.ErrConflict, err)
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+// DeleteClaim deletes the claim only if it is still the same object (UID
+// precondition): a stale release never frees an address taken again since.
+func (s *API) DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error {
+	uid := c.UID
+	err := s.client.Delete(ctx, c.DeepCopy(), client.Preconditions{UID: &uid})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsConflict(err):
+		// The name now belongs to a newer claim: ours is already gone.
+		return nil
+	}
+	return err
+}
+
+// PutEndpoint creates the pod's endpoint, or merges this interface into the
+// existing record (replacing a record of an older incarnation).
+func (s *API) PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) error {
+	err := s.client.Create(ctx, ep.DeepCopy())
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &v2beta1.SpiderEndpoint{}
+		if err := s.client.Get(ctx, client.ObjectKeyFromObject(ep), cur); err != nil {
+			return err
+		}
+		merge(cur, ep)
+		return s.client.Update(ctx, cur)
+	})
+}
+
+// merge writes want's interfaces into cur.
+func merge(cur, want *v2beta1.SpiderEndpoint) {
+	if cur.Status.Current.UID != want.Status.Current.UID {
+		cur.Status.Current.IPs = nil
+	}
+	cur.OwnerReferences = want.OwnerReferences
+	cur.Status.Current.UID = want.Status.Current.UID
+	cur.Status.Current.Node = want.Status.Current.Node
+	cur.Status.OwnerControllerType = want.Status.OwnerControllerType
+	cur.Status.OwnerControllerName = want.Status.OwnerControllerName
+	for _, d := range want.Status.Current.IPs {
+		replaced := false
+		for i := range cur.Status.Current.IPs {
+			if cur.Status.Current.IPs[i].Interface == d.Interface {
+				cur.Status.Current.IPs[i], replaced = d, true
+			}
+		}
+		if !replaced {
+			cur.Status.Current.IPs = append(cur.Status.Current.IPs, d)
+		}
+	}
+}
+
+// DeleteEndpoint deletes the pod's endpoint.
+func (s *API) DeleteEndpoint(ctx context.Context, pod types.NamespacedName) error {
+	ep := &v2beta1.SpiderEndpoint{}
+	ep.Namespace, ep.Name = pod.Namespace, pod.Name
+	return client.IgnoreNotFound(s.client.Delete(ctx, ep))
+}
