@@ -1,0 +1,237 @@
+package ipam
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+)
+
+// agentFor returns an allocator for node sharing store with others, its
+// index fed by the store as an informer would feed it.
+func agentFor(t *testing.T, node string, s *memStore, c *memCluster, pools ...*v2beta1.SpiderIPPool) *Allocator {
+	t.Helper()
+	x := NewIndex(node)
+	for _, p := range pools {
+		x.SetPool(p)
+	}
+	s.watch(x)
+	return New(Config{Node: node, EnableStatefulSet: true}, x, s, c)
+}
+
+func statelessPod(name string, ann map[string]string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "default", Name: name, UID: types.UID("uid-" + name), Annotations: ann,
+		OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "rs", UID: "rs-uid", Controller: ptr.To(true)}},
+	}}
+}
+
+func stsPod(sts string, ordinal int, incarnation string, ann map[string]string) *corev1.Pod {
+	name := fmt.Sprintf("%s-%d", sts, ordinal)
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "default", Name: name, UID: types.UID(name + "-" + incarnation), Annotations: ann,
+		OwnerReferences: []metav1.OwnerReference{{Kind: "StatefulSet", Name: sts, UID: "sts-uid", Controller: ptr.To(true)}},
+	}}
+}
+
+func addReq(p *corev1.Pod, container string) *agentapi.AddRequest {
+	return &agentapi.AddRequest{
+		Attachment: agentapi.Attachment{ContainerID: container, IfName: "eth0"},
+		Pod:        agentapi.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
+		Network:    "macvlan-ens192",
+	}
+}
+
+func delReq(p *corev1.Pod, container string) *agentapi.DelRequest {
+	return &agentapi.DelRequest{
+		Attachment: agentapi.Attachment{ContainerID: container, IfName: "eth0"},
+		Pod:        agentapi.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
+	}
+}
+
+var poolAnno = map[string]string{AnnoPool: `{"ipv4":["p"]}`}
+
+func testPool(ips ...string) *v2beta1.SpiderIPPool {
+	return &v2beta1.SpiderIPPool{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v2beta1.SpiderIPPoolSpec{
+		Subnet: "10.6.0.0/16", IPs: ips, Gateway: ptr.To("10.6.0.1"),
+	}}
+}
+
+// Ten agents racing for a pool of exactly 1000 addresses hand out each
+// address once, fill the pool, and refuse the 1001st pod with the
+// exhaustion message.
+func TestConcurrentAgentsNeverHandOutAnAddressTwice(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node")
+	p := testPool("10.6.1.0-10.6.4.231") // 1000 addresses
+	var agents []*Allocator
+	for i := range 10 {
+		agents = append(agents, agentFor(t, fmt.Sprintf("node%d", i), s, c, p))
+	}
+	for i := range 1001 {
+		c.addPod(statelessPod(fmt.Sprintf("pod-%d", i), poolAnno))
+	}
+	got := make([]string, 1000)
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		wg.Go(func() {
+			resp, err := agents[i%10].Add(t.Context(), addReq(statelessPod(fmt.Sprintf("pod-%d", i), nil), fmt.Sprint("c", i)))
+			if err != nil {
+				t.Errorf("pod-%d: %v", i, err)
+				return
+			}
+			got[i] = resp.IPs[0].Address
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for i, a := range got {
+		if j, dup := seen[a]; dup {
+			t.Fatalf("address %s handed to pod-%d and pod-%d", a, j, i)
+		}
+		seen[a] = i
+	}
+	if n := len(s.holders()); n != 1000 {
+		t.Fatalf("%d claims, want 1000", n)
+	}
+	_, err := agents[3].Add(t.Context(), addReq(statelessPod("pod-1000", nil), "c1000"))
+	var ae *AllocationError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "all IPs have been exhausted (total 1000, reserved 0, excluded 0, in use 1000)") {
+		t.Fatalf("1001st pod: err = %v, want the exhaustion message with counts", err)
+	}
+}
+
+func TestAddIsIdempotentAndDelReleases(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.102"))
+	pod := statelessPod("web", poolAnno)
+	c.addPod(pod)
+	first, err := a.Add(t.Context(), addReq(pod, "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Add(t.Context(), addReq(pod, "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.IPs[0].Address != again.IPs[0].Address || first.IPs[0].Gateway != "10.6.0.1" {
+		t.Fatalf("first %+v, again %+v: want the same address with the pool's gateway", first.IPs, again.IPs)
+	}
+	if n := len(s.holders()); n != 1 {
+		t.Fatalf("%d claims after a repeated ADD, want 1", n)
+	}
+	if err := a.Del(t.Context(), delReq(pod, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Del(t.Context(), delReq(pod, "c1")); err != nil {
+		t.Fatalf("second DEL: %v", err)
+	}
+	if n := len(s.holders()); n != 0 {
+		t.Fatalf("%d claims after DEL, want 0", n)
+	}
+}
+
+func TestHappyPathCostsTwoWrites(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("web", poolAnno)
+	c.addPod(pod)
+	if _, err := a.Add(t.Context(), addReq(pod, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if s.writes != 2 {
+		t.Fatalf("%d writes for one pod, want 2 (claim + endpoint)", s.writes)
+	}
+}
+
+func TestReservedAddressesAreNeverHandedOut(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.131-10.6.168.133"))
+	a.index.SetReserved("r", []string{"10.6.168.131-10.6.168.132"})
+	p1, p2 := statelessPod("a", poolAnno), statelessPod("b", poolAnno)
+	c.addPod(p1)
+	c.addPod(p2)
+	resp, err := a.Add(t.Context(), addReq(p1, "c1"))
+	if err != nil || resp.IPs[0].Address != "10.6.168.133/16" {
+		t.Fatalf("first pod: %+v, %v; want 10.6.168.133/16", resp, err)
+	}
+	_, err = a.Add(t.Context(), addReq(p2, "c2"))
+	if err == nil || !strings.Contains(err.Error(), "all IPs have been exhausted (total 3, reserved 2, excluded 0, in use 1)") {
+		t.Fatalf("second pod: err = %v, want exhaustion with 2 reserved", err)
+	}
+}
+
+func TestStatefulSetPodKeepsItsAddressAcrossRestarts(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid"},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2)},
+	}
+	addresses := map[int]string{}
+	for ord := range 2 {
+		pod := stsPod("db", ord, "a", poolAnno)
+		c.addPod(pod)
+		resp, err := a.Add(t.Context(), addReq(pod, fmt.Sprint("a", ord)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addresses[ord] = resp.IPs[0].Address
+	}
+	// Restart: DEL keeps the claim; the new incarnation gets the same address.
+	for ord := range 2 {
+		if err := a.Del(t.Context(), delReq(stsPod("db", ord, "a", nil), fmt.Sprint("a", ord))); err != nil {
+			t.Fatal(err)
+		}
+		pod := stsPod("db", ord, "b", poolAnno)
+		c.addPod(pod)
+		resp, err := a.Add(t.Context(), addReq(pod, fmt.Sprint("b", ord)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.IPs[0].Address != addresses[ord] {
+			t.Errorf("ordinal %d: %s after restart, want %s", ord, resp.IPs[0].Address, addresses[ord])
+		}
+	}
+	// Scale down to 1: ordinal 1's address is released on DEL.
+	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}].Spec.Replicas = ptr.To[int32](1)
+	if err := a.Del(t.Context(), delReq(stsPod("db", 1, "b", nil), "b1")); err != nil {
+		t.Fatal(err)
+	}
+	holders := s.holders()
+	if _, ok := holders[strings.TrimSuffix(addresses[1], "/16")]; ok || len(holders) != 1 {
+		t.Fatalf("claims after scale-down: %v; want only ordinal 0's", holders)
+	}
+}
+
+func TestOrdinalIPs(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	ann := map[string]string{AnnoPool: `{"ipv4":["p"]}`, AnnoOrdinalIPs: "10.6.168.105,10.6.168.103"}
+	for ord, want := range []string{"10.6.168.105/16", "10.6.168.103/16"} {
+		pod := stsPod("web", ord, "a", ann)
+		c.addPod(pod)
+		resp, err := a.Add(t.Context(), addReq(pod, fmt.Sprint("c", ord)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.IPs[0].Address != want {
+			t.Errorf("ordinal %d got %s, want %s", ord, resp.IPs[0].Address, want)
+		}
+	}
+	pod := stsPod("web", 2, "a", ann)
+	c.addPod(pod)
+	_, err := a.Add(t.Context(), addReq(pod, "c2"))
+	if err == nil || !strings.Contains(err.Error(), "lists 2 IPv4 addresses") {
+		t.Fatalf("ordinal 2: err = %v, want it to say the list is too short", err)
+	}
+}

@@ -1,0 +1,171 @@
+package ipam
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+)
+
+// memStore is an in-memory Store with the API server's semantics that the
+// allocator relies on: create fails on an existing name, update and delete
+// check the resourceVersion and UID. Every index subscribed to it sees each
+// change, as informers would.
+type memStore struct {
+	mu        sync.Mutex
+	claims    map[string]*v1alpha1.IPClaim
+	endpoints map[types.NamespacedName]*v2beta1.SpiderEndpoint
+	watchers  []*Index
+	seq       int
+	writes    int
+}
+
+func newMemStore() *memStore {
+	return &memStore{claims: map[string]*v1alpha1.IPClaim{}, endpoints: map[types.NamespacedName]*v2beta1.SpiderEndpoint{}}
+}
+
+func (s *memStore) watch(x *Index) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, x)
+	for _, c := range s.claims {
+		x.SetClaim(c)
+	}
+}
+
+func (s *memStore) CreateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	if _, ok := s.claims[c.Name]; ok {
+		return nil, ErrTaken
+	}
+	s.seq++
+	out := c.DeepCopy()
+	out.UID = types.UID("uid-" + strconv.Itoa(s.seq))
+	out.ResourceVersion = strconv.Itoa(s.seq)
+	s.claims[c.Name] = out
+	for _, w := range s.watchers {
+		w.SetClaim(out.DeepCopy())
+	}
+	return out.DeepCopy(), nil
+}
+
+func (s *memStore) UpdateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	cur, ok := s.claims[c.Name]
+	if !ok || cur.ResourceVersion != c.ResourceVersion {
+		return nil, ErrConflict
+	}
+	s.seq++
+	out := c.DeepCopy()
+	out.ResourceVersion = strconv.Itoa(s.seq)
+	s.claims[c.Name] = out
+	for _, w := range s.watchers {
+		w.SetClaim(out.DeepCopy())
+	}
+	return out.DeepCopy(), nil
+}
+
+func (s *memStore) DeleteClaim(_ context.Context, c *v1alpha1.IPClaim) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	cur, ok := s.claims[c.Name]
+	if !ok || cur.UID != c.UID {
+		return nil
+	}
+	delete(s.claims, c.Name)
+	for _, w := range s.watchers {
+		w.DeleteClaim(c.Name)
+	}
+	return nil
+}
+
+func (s *memStore) PutEndpoint(_ context.Context, ep *v2beta1.SpiderEndpoint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	s.endpoints[types.NamespacedName{Namespace: ep.Namespace, Name: ep.Name}] = ep.DeepCopy()
+	return nil
+}
+
+func (s *memStore) DeleteEndpoint(_ context.Context, pod types.NamespacedName) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.endpoints, pod)
+	return nil
+}
+
+func (s *memStore) holders() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, c := range s.claims {
+		out[c.Spec.Address] = c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
+	}
+	return out
+}
+
+// memCluster is a Cluster over maps.
+type memCluster struct {
+	mu   sync.Mutex
+	pods map[types.NamespacedName]*corev1.Pod
+	sts  map[types.NamespacedName]*appsv1.StatefulSet
+	node string
+}
+
+func newMemCluster(node string) *memCluster {
+	return &memCluster{pods: map[types.NamespacedName]*corev1.Pod{}, sts: map[types.NamespacedName]*appsv1.StatefulSet{}, node: node}
+}
+
+func (c *memCluster) addPod(p *corev1.Pod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pods[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
+}
+
+func (c *memCluster) Pod(_ context.Context, key types.NamespacedName) (*corev1.Pod, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pods[key]
+	if !ok {
+		return nil, fmt.Errorf("pod %s: %w", key, ErrNotFound)
+	}
+	return p, nil
+}
+
+func (c *memCluster) Namespace(_ context.Context, name string) (*corev1.Namespace, error) {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil
+}
+
+func (c *memCluster) Node(_ context.Context) (*corev1.Node, error) {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: c.node}}, nil
+}
+
+func (c *memCluster) StatefulSet(_ context.Context, key types.NamespacedName) (*appsv1.StatefulSet, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sts[key]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return s, nil
+}
+
+func (c *memCluster) TopOwner(_ context.Context, pod *corev1.Pod) (v1alpha1.ClaimOwner, error) {
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		return v1alpha1.ClaimOwner{Kind: ref.Kind, Name: ref.Name, UID: ref.UID}, nil
+	}
+	return v1alpha1.ClaimOwner{Kind: "Pod", Name: pod.Name, UID: pod.UID}, nil
+}

@@ -1,0 +1,182 @@
+package ipam
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+)
+
+func pool(name, subnet string, mods ...func(*v2beta1.SpiderIPPool)) *v2beta1.SpiderIPPool {
+	p := &v2beta1.SpiderIPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v2beta1.SpiderIPPoolSpec{Subnet: subnet}}
+	for _, m := range mods {
+		m(p)
+	}
+	return p
+}
+
+func isDefault(p *v2beta1.SpiderIPPool) { t := true; p.Spec.Default = &t }
+func disabled(p *v2beta1.SpiderIPPool)  { t := true; p.Spec.Disable = &t }
+func onNodes(n ...string) func(*v2beta1.SpiderIPPool) {
+	return func(p *v2beta1.SpiderIPPool) { p.Spec.NodeName = n }
+}
+func forNamespaces(n ...string) func(*v2beta1.SpiderIPPool) {
+	return func(p *v2beta1.SpiderIPPool) { p.Spec.NamespaceName = n }
+}
+func forPods(l map[string]string) func(*v2beta1.SpiderIPPool) {
+	return func(p *v2beta1.SpiderIPPool) { p.Spec.PodAffinity = &metav1.LabelSelector{MatchLabels: l} }
+}
+
+func podWith(ann map[string]string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns1", Name: "p", Annotations: ann, Labels: map[string]string{"app": "a"}}}
+}
+
+func names(ps []*v2beta1.SpiderIPPool) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func TestSelect(t *testing.T) {
+	pools := []*v2beta1.SpiderIPPool{
+		pool("a", "10.6.0.0/16"),
+		pool("b", "10.6.0.0/16", isDefault),
+		pool("c", "10.6.0.0/16", onNodes("node2")),
+		pool("d", "10.6.0.0/16", forPods(map[string]string{"app": "a"})),
+		pool("e", "10.6.0.0/16", forNamespaces("ns1")),
+		pool("off", "10.6.0.0/16", disabled),
+		pool("v6", "fd00::/64", isDefault),
+		pool("backup-1", "10.6.0.0/16"),
+		pool("backup-2", "10.6.0.0/16"),
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}}
+	nsWithDefault := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: map[string]string{AnnoNSDefaultIPv4Pool: `["e"]`}}}
+	tests := []struct {
+		name     string
+		in       SelectInput
+		rule     string
+		v4, v6   []string
+		rejected []Rejection
+	}{
+		{
+			name: "ippool annotation, user order kept among equals, specificity first",
+			in:   SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["a","e","d"]}`})},
+			rule: "pod annotation " + AnnoPool, v4: []string{"d", "e", "a"}, v6: []string{},
+		},
+		{
+			name: "filters keep the reason",
+			in:   SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["c","off","missing","v6","a"]}`})},
+			rule: "pod annotation " + AnnoPool, v4: []string{"a"}, v6: []string{},
+			rejected: []Rejection{
+				{"c", "spec.nodeName does not include node node1"},
+				{"off", "disabled"},
+				{"missing", "no such SpiderIPPool"},
+				{"v6", "is IPv6, named for IPv4"},
+			},
+		},
+		{
+			name: "wildcards expand sorted",
+			in:   SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["backup-*"]}`})},
+			rule: "pod annotation " + AnnoPool, v4: []string{"backup-1", "backup-2"}, v6: []string{},
+		},
+		{
+			name: "ippools wins over ippool, matched by interface",
+			in: SelectInput{IfName: "net1", Pod: podWith(map[string]string{
+				AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv4":["backup-1"]}]`,
+				AnnoPool:  `{"ipv4":["b"]}`,
+			})},
+			rule: "pod annotation " + AnnoPools, v4: []string{"backup-1"}, v6: []string{},
+		},
+		{
+			name: "namespace default before netconf",
+			in:   SelectInput{Pod: podWith(nil), Namespace: nsWithDefault, NetconfIPv4: []string{"a"}},
+			rule: "namespace ns1 default pools", v4: []string{"e"}, v6: []string{},
+		},
+		{
+			name: "netconf default",
+			in:   SelectInput{Pod: podWith(nil), NetconfIPv4: []string{"a"}},
+			rule: "network configuration default pools", v4: []string{"a"}, v6: []string{},
+		},
+		{
+			name: "default pools, dual-stack",
+			in:   SelectInput{Pod: podWith(nil)},
+			rule: "pools with spec.default=true", v4: []string{"b"}, v6: []string{"v6"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.in.Pools, tc.in.Node = pools, node
+			if tc.in.IfName == "" {
+				tc.in.IfName = "eth0"
+			}
+			sel, err := Select(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sel.Rule != tc.rule {
+				t.Errorf("rule = %q, want %q", sel.Rule, tc.rule)
+			}
+			if diff := cmp.Diff(tc.v4, names(sel.Pools[4])); diff != "" {
+				t.Errorf("IPv4 pools (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.v6, names(sel.Pools[6])); diff != "" {
+				t.Errorf("IPv6 pools (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.rejected, sel.Rejected); diff != "" {
+				t.Errorf("rejected (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSelectRefusesMalformedAnnotations(t *testing.T) {
+	tests := []struct {
+		ann     map[string]string
+		key     string
+		mention string
+	}{
+		{map[string]string{AnnoPool: `{"ipv4":["a"]`}, AnnoPool, "not valid JSON"},
+		{map[string]string{AnnoPool: `{}`}, AnnoPool, "names no pool"},
+		{map[string]string{AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]`}, AnnoPools, "set it on all entries or on none"},
+		{map[string]string{AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]`}, AnnoPools, `interface "eth0" appears twice`},
+		{map[string]string{AnnoSubnets: `[{"interface":"net1","ipv4":["s"]}]`}, AnnoSubnets, `no entry for interface "eth0"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mention, func(t *testing.T) {
+			_, err := Select(SelectInput{Pod: podWith(tc.ann), IfName: "eth0"})
+			var ae *AnnotationError
+			if !errors.As(err, &ae) {
+				t.Fatalf("err = %v, want an AnnotationError", err)
+			}
+			if ae.Key != tc.key || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("err = %q, want it to name %s and say %q", err, tc.key, tc.mention)
+			}
+		})
+	}
+}
+
+func TestSelectWithoutAnyRule(t *testing.T) {
+	_, err := Select(SelectInput{Pod: podWith(nil), IfName: "eth0", Pools: []*v2beta1.SpiderIPPool{pool("a", "10.6.0.0/16")}})
+	if err == nil || !strings.Contains(err.Error(), "spec.default=true") {
+		t.Fatalf("err = %v, want the no-rule explanation", err)
+	}
+}
+
+func TestNetworkOf(t *testing.T) {
+	pod := podWith(map[string]string{
+		"v1.multus-cni.io/default-network": "kube-system/macvlan-ens192",
+		"k8s.v1.cni.cncf.io/networks":      "other/net-a, net-b@eth9",
+	})
+	for ifName, want := range map[string]string{"eth0": "kube-system/macvlan-ens192", "net1": "other/net-a", "eth9": "ns1/net-b", "net5": ""} {
+		if got := NetworkOf(pod, ifName); got != want {
+			t.Errorf("NetworkOf(%s) = %q, want %q", ifName, got, want)
+		}
+	}
+}
