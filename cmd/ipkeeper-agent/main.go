@@ -4,9 +4,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"errors"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -35,7 +35,7 @@ import (
 
 type options struct {
 	node, socket, metricsAddr, healthAddr string
-	enableStatefulSet                    bool
+	enableStatefulSet                     bool
 }
 
 func main() {
