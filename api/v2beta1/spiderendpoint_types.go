@@ -42,6 +42,7 @@ type IPAllocationDetail struct {
 	// routes are the routes given with the addresses.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
 	Routes []Route `json:"routes,omitempty"`
 
 	// cleanGateway is true when the interface got no default route.
@@ -62,6 +63,7 @@ type PodIPAllocation struct {
 	// ips lists the addresses per interface.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
 	IPs []IPAllocationDetail `json:"ips,omitempty"`
 }
 

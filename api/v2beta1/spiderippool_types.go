@@ -18,6 +18,7 @@ type SpiderIPPoolSpec struct {
 	// subnet is the CIDR the pool's addresses belong to, e.g. 10.6.0.0/16.
 	// Immutable.
 	// +required
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="subnet must be a CIDR such as 10.6.0.0/16"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="subnet is immutable"
 	Subnet string `json:"subnet"`
@@ -35,6 +36,7 @@ type SpiderIPPoolSpec struct {
 
 	// gateway is the default gateway pods of this pool get.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="gateway must be an IP address"
 	Gateway *string `json:"gateway,omitempty"`
 

@@ -17,6 +17,7 @@ type SpiderSubnetSpec struct {
 
 	// subnet is the CIDR, e.g. 10.244.0.0/16. Immutable.
 	// +required
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="subnet must be a CIDR such as 10.244.0.0/16"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="subnet is immutable"
 	Subnet string `json:"subnet"`
@@ -34,6 +35,7 @@ type SpiderSubnetSpec struct {
 
 	// gateway is inherited by the subnet's pools that set none.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="gateway must be an IP address"
 	Gateway *string `json:"gateway,omitempty"`
 

@@ -63,6 +63,7 @@ type ClaimOwner struct {
 type IPClaimSpec struct {
 	// address is the claimed address, in canonical form.
 	// +required
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="address must be an IP address"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="address is immutable"
 	Address string `json:"address"`
