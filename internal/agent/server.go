@@ -114,7 +114,8 @@ func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDel(w http.ResponseWriter, r *http.Request) {
 	var req agentapi.DelRequest
-	s.serve(w, r, "del", &req, validateAttachment(&req.Attachment, &req.Pod), func(ctx context.Context) (any, error) {
+	// The runtime may not name the pod on DEL; the sandbox alone identifies it.
+	s.serve(w, r, "del", &req, validateSandbox(&req.Attachment), func(ctx context.Context) (any, error) {
 		return struct{}{}, s.Alloc.Del(ctx, &req)
 	})
 }
@@ -172,13 +173,24 @@ func (s *Server) run(r *http.Request, req any, validate func() error, run func(c
 	return run(r.Context())
 }
 
-func validateAttachment(at *agentapi.Attachment, pod *agentapi.PodRef) func() error {
+func validateSandbox(at *agentapi.Attachment) func() error {
 	return func() error {
 		switch {
-		case at.ContainerID == "":
-			return errors.New("containerID is empty")
+		case at.ContainerID == "" || len(at.ContainerID) > 256:
+			return fmt.Errorf("containerID %q: want 1 to 256 characters", at.ContainerID)
 		case at.IfName == "" || len(at.IfName) > 15:
 			return fmt.Errorf("ifName %q: want 1 to 15 characters", at.IfName)
+		}
+		return nil
+	}
+}
+
+func validateAttachment(at *agentapi.Attachment, pod *agentapi.PodRef) func() error {
+	return func() error {
+		if err := validateSandbox(at)(); err != nil {
+			return err
+		}
+		switch {
 		case pod.Namespace == "" || pod.Name == "":
 			return fmt.Errorf("pod %q/%q: want K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS", pod.Namespace, pod.Name)
 		case len(pod.Namespace) > 63 || len(pod.Name) > 253:

@@ -22,7 +22,7 @@ func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
 	unlock := a.locks.lock(key)
 	defer unlock()
 	var errs []error
-	for _, c := range a.index.ClaimsOf(key) {
+	for _, c := range a.claimsForDel(key, in.ContainerID) {
 		if !belongsTo(c, in.Attachment, in.Pod.UID) {
 			continue
 		}
@@ -39,6 +39,21 @@ func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// claimsForDel returns the claims a DEL may concern: the pod's, or, when the
+// runtime did not name the pod, this node's claims of the sandbox.
+func (a *Allocator) claimsForDel(key types.NamespacedName, containerID string) []*v1alpha1.IPClaim {
+	if key.Name != "" {
+		return a.index.ClaimsOf(key)
+	}
+	var out []*v1alpha1.IPClaim
+	for _, c := range a.index.Claims() {
+		if c.Spec.Node == a.cfg.Node && c.Spec.Holder.ContainerID == containerID {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // belongsTo reports whether claim c was given to this sandbox's interface.
@@ -63,6 +78,9 @@ func (a *Allocator) Check(_ context.Context, in *agentapi.CheckRequest) error {
 		if belongsTo(c, in.Attachment, in.Pod.UID) {
 			held = append(held, c.Spec.Address)
 		}
+	}
+	if len(held) == 0 {
+		return fmt.Errorf("sandbox %s interface %s of pod %s holds no address: %w", in.ContainerID, in.IfName, key, ErrNotFound)
 	}
 	for _, cidr := range in.IPs {
 		p, err := netip.ParsePrefix(cidr)

@@ -1,0 +1,245 @@
+package localcluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Cluster is a local cluster described by its state directory.
+type Cluster struct {
+	cfg   Config
+	st    state
+	begin time.Time
+}
+
+// state is what Down and later commands need to know; kept in cluster.json.
+type state struct {
+	Prefix        string    `json:"prefix"`
+	EtcdPort      int       `json:"etcdPort"`
+	EtcdPeerPort  int       `json:"etcdPeerPort"`
+	APIServerPort int       `json:"apiServerPort"`
+	K8sBinDir     string    `json:"k8sBinDir"`
+	NodesimPath   string    `json:"nodesimPath"`
+	CNIBinDirs    []string  `json:"cniBinDirs"`
+	Nodes         []Node    `json:"nodes"`
+	Created       time.Time `json:"created"`
+}
+
+// stateFiles are the entries of the state directory the cluster creates; Down
+// removes exactly these, so other files (built binaries) survive.
+var stateFiles = []string{"cluster.json", "kubeconfig", "pki", "etcd", "logs", "run", "nodes"}
+
+const netnsDir = "/run/netns"
+
+func (c *Cluster) statePath() string { return filepath.Join(c.cfg.StateDir, "cluster.json") }
+func (c *Cluster) logDir() string    { return filepath.Join(c.cfg.StateDir, "logs") }
+func (c *Cluster) runDir() string    { return filepath.Join(c.cfg.StateDir, "run") }
+func (c *Cluster) pki() pki          { return pki{dir: filepath.Join(c.cfg.StateDir, "pki")} }
+
+// Kubeconfig is the path of the admin kubeconfig (context ipkeeper-local).
+func (c *Cluster) Kubeconfig() string { return filepath.Join(c.cfg.StateDir, "kubeconfig") }
+
+// StateDir is the cluster's state directory.
+func (c *Cluster) StateDir() string { return c.cfg.StateDir }
+
+// Prefix is the tag carried by every host object of this cluster.
+func (c *Cluster) Prefix() string { return c.st.Prefix }
+
+// Nodes returns the simulated nodes.
+func (c *Cluster) Nodes() []Node { return append([]Node(nil), c.st.Nodes...) }
+
+// Kubectl is the path of the kubectl binary matching the control plane.
+func (c *Cluster) Kubectl() string { return filepath.Join(c.st.K8sBinDir, "kubectl") }
+
+// Server is the API server's URL.
+func (c *Cluster) Server() string { return fmt.Sprintf("https://127.0.0.1:%d", c.st.APIServerPort) }
+
+// RESTConfig returns an admin client configuration.
+func (c *Cluster) RESTConfig() (*rest.Config, error) { return RESTConfigFrom(c.Kubeconfig()) }
+
+// Clientset returns an admin clientset.
+func (c *Cluster) Clientset() (kubernetes.Interface, error) {
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build clientset: %w", err)
+	}
+	return cs, nil
+}
+
+// Load reads the cluster recorded in stateDir. It returns an error wrapping
+// os.ErrNotExist when there is none.
+func Load(stateDir string) (*Cluster, error) {
+	c := &Cluster{cfg: Config{StateDir: stateDir}, begin: time.Now()}
+	c.cfg.setDefaults()
+	data, err := os.ReadFile(c.statePath())
+	if err != nil {
+		return nil, fmt.Errorf("read cluster state: %w", err)
+	}
+	if err := json.Unmarshal(data, &c.st); err != nil {
+		return nil, fmt.Errorf("decode cluster state: %w", err)
+	}
+	c.cfg.Prefix, c.cfg.Nodes = c.st.Prefix, len(c.st.Nodes)
+	c.cfg.K8sBinDir, c.cfg.NodesimPath, c.cfg.CNIBinDirs = c.st.K8sBinDir, c.st.NodesimPath, c.st.CNIBinDirs
+	return c, nil
+}
+
+// Exists reports whether stateDir records a cluster.
+func Exists(stateDir string) bool {
+	_, err := os.Stat(filepath.Join(stateDir, "cluster.json"))
+	return err == nil
+}
+
+func (c *Cluster) saveState() error {
+	data, err := json.MarshalIndent(c.st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode cluster state: %w", err)
+	}
+	if err := os.WriteFile(c.statePath(), data, 0o644); err != nil {
+		return fmt.Errorf("write cluster state: %w", err)
+	}
+	return nil
+}
+
+// step runs one stage of Up and reports it with the elapsed time.
+func (c *Cluster) step(what string, fn func() error) error {
+	t := time.Now()
+	if err := fn(); err != nil {
+		c.cfg.Progress(fmt.Sprintf("[%5.1fs] %s: FAILED", time.Since(c.begin).Seconds(), what))
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	c.cfg.Progress(fmt.Sprintf("[%5.1fs] %s (%.1fs)", time.Since(c.begin).Seconds(), what, time.Since(t).Seconds()))
+	return nil
+}
+
+// Up starts a new cluster in cfg.StateDir, which must not hold one already.
+// On failure it still returns the Cluster when it made anything, so that the
+// caller can read the logs and call Down.
+func Up(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if Exists(cfg.StateDir) {
+		return nil, fmt.Errorf("state dir %s already holds a cluster", cfg.StateDir)
+	}
+	c := &Cluster{cfg: cfg, begin: time.Now()}
+	if err := c.prepare(); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		what string
+		fn   func() error
+	}{
+		{"generate certificates and kubeconfig", c.writeCredentials},
+		{"start etcd", func() error { return c.startEtcd(ctx) }},
+		{"start kube-apiserver", func() error { return c.startAPIServer(ctx) }},
+		{"start kube-controller-manager and kube-scheduler", c.startControllers},
+		{"install CRDs", func() error { return c.installCRDs(ctx) }},
+		{"wait for the default service account", func() error { return c.waitServiceAccount(ctx) }},
+		{"create the underlay bridge", c.createBridge},
+	}
+	for _, s := range steps {
+		if err := c.step(s.what, s.fn); err != nil {
+			return c, err
+		}
+	}
+	for _, n := range c.st.Nodes {
+		if err := c.step("start "+n.Name, func() error { return c.startNode(ctx, n) }); err != nil {
+			return c, err
+		}
+	}
+	if len(c.st.Nodes) > 0 {
+		if err := c.step("wait for nodes Ready", func() error { return c.waitNodesReady(ctx) }); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// prepare picks the prefix and ports and records them before anything runs.
+func (c *Cluster) prepare() error {
+	if err := os.MkdirAll(c.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	prefix := c.cfg.Prefix
+	if prefix == "" {
+		var err error
+		if prefix, err = freePrefix(); err != nil {
+			return err
+		}
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	c.st = state{
+		Prefix: prefix, EtcdPort: ports[0], EtcdPeerPort: ports[1], APIServerPort: ports[2],
+		K8sBinDir: c.cfg.K8sBinDir, NodesimPath: c.cfg.NodesimPath, CNIBinDirs: c.cfg.CNIBinDirs,
+		Created: time.Now().UTC(),
+	}
+	for i := 1; i <= c.cfg.Nodes; i++ {
+		c.st.Nodes = append(c.st.Nodes, newNode(prefix, c.cfg.StateDir, i))
+	}
+	return c.saveState()
+}
+
+// freePrefix returns "ik" and four random characters not used by any link or
+// named netns on the host.
+func freePrefix() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for range 20 {
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("random prefix: %w", err)
+		}
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		p := "ik" + string(b)
+		used, err := prefixInUse(p)
+		if err != nil {
+			return "", err
+		}
+		if !used {
+			return p, nil
+		}
+	}
+	return "", errors.New("no free cluster prefix")
+}
+
+// freePorts asks the kernel for n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// SetProgress sets where a loaded cluster reports the steps of Down.
+func (c *Cluster) SetProgress(fn func(line string)) { c.cfg.Progress = fn }

@@ -1,0 +1,89 @@
+package nsmount
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bind is one bind mount of a private view: Source (a host directory) is
+// mounted over Target.
+type Bind struct {
+	Source string
+	Target string
+}
+
+// String renders the bind as "source:target", the form ParseBind reads.
+func (b Bind) String() string { return b.Source + ":" + b.Target }
+
+// ParseBind reads "source:target".
+func ParseBind(s string) (Bind, error) {
+	for i := len(s) - 1; i > 0; i-- {
+		if s[i] == ':' {
+			b := Bind{Source: s[:i], Target: s[i+1:]}
+			if b.Source == "" || b.Target == "" {
+				break
+			}
+			return b, nil
+		}
+	}
+	return Bind{}, fmt.Errorf("bind %q: want source:target", s)
+}
+
+// PrivateMountNS reports whether the caller's mount namespace differs from
+// that of PID 1, i.e. whether bind mounts made now stay out of the host view.
+func PrivateMountNS() (bool, error) {
+	var self, init unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
+		return false, fmt.Errorf("stat own mount namespace: %w", err)
+	}
+	if err := unix.Stat("/proc/1/ns/mnt", &init); err != nil {
+		return false, fmt.Errorf("stat init mount namespace: %w", err)
+	}
+	return self.Ino != init.Ino || self.Dev != init.Dev, nil
+}
+
+// ApplyBinds mounts each bind in the caller's mount namespace, which must be a
+// private copy of the host's (made with CLONE_NEWNS). The mount containing each
+// target is first turned into a slave, so the new mounts do not propagate back
+// to the host, while mounts that are their own shared peer groups (such as
+// /run/netns) keep propagating both ways.
+func ApplyBinds(binds []Bind) error {
+	private, err := PrivateMountNS()
+	if err != nil {
+		return err
+	}
+	if !private {
+		return fmt.Errorf("refusing bind mounts in the host mount namespace")
+	}
+	for _, b := range binds {
+		if err := applyBind(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyBind(b Bind) error {
+	if err := os.MkdirAll(b.Source, 0o755); err != nil {
+		return fmt.Errorf("create bind source %s: %w", b.Source, err)
+	}
+	if err := os.MkdirAll(b.Target, 0o755); err != nil {
+		return fmt.Errorf("create bind target %s: %w", b.Target, err)
+	}
+	parent, err := MountPointOf(b.Target)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("", parent, "none", unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make %s a slave mount: %w", parent, err)
+	}
+	if err := unix.Mount(b.Source, b.Target, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mount %s onto %s: %w", b.Source, b.Target, err)
+	}
+	if err := unix.Mount("", b.Target, "none", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", b.Target, err)
+	}
+	return nil
+}
