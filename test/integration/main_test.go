@@ -65,7 +65,11 @@ func run(m *testing.M) (int, error) {
 		CRDDirs: []string{filepath.Join(root, "config/crd/bases")},
 	})
 	if c != nil {
-		defer c.Down(context.Background())
+		defer func() {
+			if err := c.Down(context.Background()); err != nil {
+				fmt.Fprintln(os.Stderr, "stop control plane:", err)
+			}
+		}()
 	}
 	if err != nil {
 		return 0, fmt.Errorf("start control plane: %w", err)
