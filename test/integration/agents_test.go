@@ -33,7 +33,7 @@ type agentProc struct {
 	client       *agentapi.Client
 }
 
-func startAgent(t *testing.T, node, dir string) *agentProc {
+func startAgent(t testing.TB, node, dir string) *agentProc {
 	t.Helper()
 	a := &agentProc{node: node, socket: filepath.Join(dir, node+".sock")}
 	a.cmd = exec.Command(env.agentBin, "--node-name", node, "--socket", a.socket,
@@ -57,14 +57,14 @@ func (a *agentProc) kill() {
 	}
 }
 
-func poll(t *testing.T, timeout time.Duration, what string, cond wait.ConditionWithContextFunc) {
+func poll(t testing.TB, timeout time.Duration, what string, cond wait.ConditionWithContextFunc) {
 	t.Helper()
 	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, timeout, true, cond); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
-func mustCreate(t *testing.T, objs ...client.Object) {
+func mustCreate(t testing.TB, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if err := env.client.Create(t.Context(), o); err != nil {
@@ -73,7 +73,7 @@ func mustCreate(t *testing.T, objs ...client.Object) {
 	}
 }
 
-func namespace(t *testing.T, name string) {
+func namespace(t testing.TB, name string) {
 	mustCreate(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 	poll(t, 30*time.Second, "default service account in "+name, func(ctx context.Context) (bool, error) {
 		err := env.client.Get(ctx, client.ObjectKey{Namespace: name, Name: "default"}, &corev1.ServiceAccount{})
@@ -86,7 +86,7 @@ func ipPool(name, subnet string, ips ...string) *v2beta1.SpiderIPPool {
 }
 
 // createPods creates n bare pods bound to nodes round-robin, drawing from pool.
-func createPods(t *testing.T, ns, pool string, n int, nodes []string) []*corev1.Pod {
+func createPods(t testing.TB, ns, pool string, n int, nodes []string) []*corev1.Pod {
 	pods := make([]*corev1.Pod, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
@@ -123,7 +123,7 @@ func add(ctx context.Context, a *agentProc, p *corev1.Pod, container string) (*a
 
 // claimsOf lists the claims of pool and fails on an address held twice or a
 // pod holding two addresses.
-func claimsOf(t *testing.T, pool string) map[string]string {
+func claimsOf(t testing.TB, pool string) map[string]string {
 	t.Helper()
 	var list v1alpha1.IPClaimList
 	if err := env.client.List(t.Context(), &list, client.MatchingLabels{v1alpha1.LabelPool: pool}); err != nil {
