@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -233,5 +234,130 @@ func TestOrdinalIPs(t *testing.T) {
 	_, err := a.Add(t.Context(), addReq(pod, "c2"))
 	if err == nil || !strings.Contains(err.Error(), "lists 2 IPv4 addresses") {
 		t.Fatalf("ordinal 2: err = %v, want it to say the list is too short", err)
+	}
+}
+
+func TestStatefulSetMovesWhenItsPoolIsNoLongerACandidate(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	p2 := testPool("10.6.169.1-10.6.169.9")
+	p2.Name = "p2"
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"), p2)
+	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid"},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
+	}
+	first := stsPod("db", 0, "a", poolAnno)
+	c.addPod(first)
+	if _, err := a.Add(t.Context(), addReq(first, "a0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Del(t.Context(), delReq(first, "a0")); err != nil {
+		t.Fatal(err)
+	}
+	moved := stsPod("db", 0, "b", map[string]string{AnnoPool: `{"ipv4":["p2"]}`})
+	c.addPod(moved)
+	resp, err := a.Add(t.Context(), addReq(moved, "b0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.IPs[0].Pool != "p2" {
+		t.Fatalf("restarted pod got %+v, want an address of p2", resp.IPs[0])
+	}
+	if h := s.holders(); len(h) != 1 {
+		t.Fatalf("claims %v: the address in the old pool must be released", h)
+	}
+}
+
+func TestStatefulSetFeatureOffMakesPodsStateless(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	a.cfg.EnableStatefulSet = false
+	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid"},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
+	}
+	pod := stsPod("db", 0, "a", poolAnno)
+	c.addPod(pod)
+	if _, err := a.Add(t.Context(), addReq(pod, "a0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Del(t.Context(), delReq(pod, "a0")); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.holders(); len(h) != 0 {
+		t.Fatalf("claims after DEL with the feature off: %v, want none", h)
+	}
+}
+
+func TestRetainOnScaleDownKeepsTheOrdinalsAddress(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid", Annotations: map[string]string{AnnoRetainOnScaleDown: "true"}},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2)},
+	}
+	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = sts
+	pod := stsPod("db", 1, "a", poolAnno)
+	c.addPod(pod)
+	before, err := a.Add(t.Context(), addReq(pod, "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts.Spec.Replicas = ptr.To[int32](1)
+	if err := a.Del(t.Context(), delReq(pod, "a1")); err != nil {
+		t.Fatal(err)
+	}
+	sts.Spec.Replicas = ptr.To[int32](2)
+	again := stsPod("db", 1, "b", poolAnno)
+	c.addPod(again)
+	after, err := a.Add(t.Context(), addReq(again, "b1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.IPs[0].Address != before.IPs[0].Address {
+		t.Fatalf("ordinal 1 came back with %s, want %s", after.IPs[0].Address, before.IPs[0].Address)
+	}
+}
+
+func TestMalformedAnnotationChangesNothing(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	good := statelessPod("good", poolAnno)
+	c.addPod(good)
+	if _, err := a.Add(t.Context(), addReq(good, "g")); err != nil {
+		t.Fatal(err)
+	}
+	before := s.holders()
+	bad := statelessPod("bad", map[string]string{AnnoPool: `{"ipv4": [p]}`})
+	c.addPod(bad)
+	_, err := a.Add(t.Context(), addReq(bad, "b"))
+	if err == nil || !strings.Contains(err.Error(), AnnoPool) {
+		t.Fatalf("err = %v, want it to name %s", err, AnnoPool)
+	}
+	if diff := cmp.Diff(before, s.holders()); diff != "" {
+		t.Fatalf("claims changed (-before +after):\n%s", diff)
+	}
+}
+
+func TestGatewayRoutesAndCleanGateway(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	p := testPool("10.6.168.101-10.6.168.110")
+	p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "10.6.0.254"}}
+	a := agentFor(t, "node1", s, c, p)
+	pod := statelessPod("r", map[string]string{
+		AnnoPool:   `{"ipv4":["p"],"cleangateway":true}`,
+		AnnoRoutes: `[{"dst":"10.0.0.0/8","gw":"10.6.0.253"},{"dst":"192.168.0.0/16","gw":"172.31.0.1"}]`,
+	})
+	c.addPod(pod)
+	resp, err := a.Add(t.Context(), addReq(pod, "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []agentapi.Route{{Dst: "172.16.0.0/16", GW: "10.6.0.254"}, {Dst: "10.0.0.0/8", GW: "10.6.0.253"}}
+	if diff := cmp.Diff(want, resp.Routes); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if resp.IPs[0].Gateway != "" {
+		t.Errorf("gateway %q with cleangateway, want none", resp.IPs[0].Gateway)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -123,8 +122,11 @@ func (c *Cluster) waitNodesReady(ctx context.Context) error {
 	}
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, startTimeout, true, func(ctx context.Context) (bool, error) {
 		for _, n := range c.st.Nodes {
+			if p := c.mustInfo(NodesimProcessName(n.Name)); !p.Alive() || isZombie(p.PID) {
+				return false, fmt.Errorf("%s exited: %s", p.Name, logTail(p.Log, 5))
+			}
 			node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) || err != nil || !NodeReady(node) {
+			if err != nil || !NodeReady(node) {
 				return false, nil
 			}
 		}

@@ -3,6 +3,7 @@ package nsmount
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,16 +33,28 @@ func ParseBind(s string) (Bind, error) {
 }
 
 // PrivateMountNS reports whether the caller's mount namespace differs from
-// that of PID 1, i.e. whether bind mounts made now stay out of the host view.
+// its parent's (the process that started it with CLONE_NEWNS), i.e. whether
+// bind mounts made now stay out of the host view. When the parent is gone it
+// compares with PID 1.
 func PrivateMountNS() (bool, error) {
-	var self, init unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
-		return false, fmt.Errorf("stat own mount namespace: %w", err)
+	self, err := mountNSOf("self")
+	if err != nil {
+		return false, err
 	}
-	if err := unix.Stat("/proc/1/ns/mnt", &init); err != nil {
-		return false, fmt.Errorf("stat init mount namespace: %w", err)
+	for _, other := range []string{strconv.Itoa(os.Getppid()), "1"} {
+		if ns, err := mountNSOf(other); err == nil {
+			return ns != self, nil
+		}
 	}
-	return self.Ino != init.Ino || self.Dev != init.Dev, nil
+	return false, fmt.Errorf("cannot read the mount namespace of the parent or of PID 1")
+}
+
+func mountNSOf(pid string) (string, error) {
+	link, err := os.Readlink("/proc/" + pid + "/ns/mnt")
+	if err != nil {
+		return "", fmt.Errorf("read mount namespace of %s: %w", pid, err)
+	}
+	return link, nil
 }
 
 // ApplyBinds mounts each bind in the caller's mount namespace, which must be a

@@ -1,0 +1,157 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+	"github.com/ipkeeper/ipkeeper/internal/ipam"
+)
+
+// recordingAllocator answers with a fixed error and counts the calls that
+// reached it.
+type recordingAllocator struct {
+	mu    sync.Mutex
+	calls int
+	err   error
+}
+
+func (r *recordingAllocator) hit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	return r.err
+}
+
+func (r *recordingAllocator) Add(context.Context, *agentapi.AddRequest) (*agentapi.AddResponse, error) {
+	if err := r.hit(); err != nil {
+		return nil, err
+	}
+	return &agentapi.AddResponse{IPs: []agentapi.IPConfig{{Address: "10.6.168.101/16", Pool: "p"}}}, nil
+}
+func (r *recordingAllocator) Del(context.Context, *agentapi.DelRequest) error     { return r.hit() }
+func (r *recordingAllocator) Check(context.Context, *agentapi.CheckRequest) error { return r.hit() }
+func (r *recordingAllocator) GC(context.Context, *agentapi.GCRequest, time.Time) ([]string, error) {
+	return nil, r.hit()
+}
+
+type recordedEvents struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (e *recordedEvents) Warn(_ agentapi.PodRef, reason, message string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.msgs = append(e.msgs, reason+": "+message)
+}
+
+func serve(t *testing.T, alloc Allocator, ready bool) (*agentapi.Client, string, *recordedEvents) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ev := &recordedEvents{}
+	s := &Server{Socket: sock, Alloc: alloc, Events: ev, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Log: logr.Discard(), Ready: func() bool { return ready }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c := agentapi.NewClient(sock, 5*time.Second)
+	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		_, err := os.Stat(sock)
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatal("socket never appeared")
+	}
+	return c, sock, ev
+}
+
+func TestSocketIsOnlyForRoot(t *testing.T) {
+	_, sock, _ := serve(t, &recordingAllocator{}, true)
+	st, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := st.Mode().Perm(); mode != 0o600 {
+		t.Fatalf("socket mode %v, want 0600", mode)
+	}
+}
+
+func TestRequestsAreValidatedBeforeAnyWork(t *testing.T) {
+	alloc := &recordingAllocator{}
+	c, _, _ := serve(t, alloc, true)
+	ok := agentapi.AddRequest{Attachment: agentapi.Attachment{ContainerID: "c1", IfName: "eth0"}, Pod: agentapi.PodRef{Namespace: "ns", Name: "p"}}
+	tests := map[string]func(r *agentapi.AddRequest){
+		"no containerID":      func(r *agentapi.AddRequest) { r.ContainerID = "" },
+		"no ifName":           func(r *agentapi.AddRequest) { r.IfName = "" },
+		"ifName too long":     func(r *agentapi.AddRequest) { r.IfName = strings.Repeat("x", 16) },
+		"no pod name":         func(r *agentapi.AddRequest) { r.Pod.Name = "" },
+		"pod namespace giant": func(r *agentapi.AddRequest) { r.Pod.Namespace = strings.Repeat("n", 64) },
+	}
+	for name, mutate := range tests {
+		t.Run(name, func(t *testing.T) {
+			req := ok
+			mutate(&req)
+			_, err := c.Add(t.Context(), &req)
+			var e *agentapi.Error
+			if !errors.As(err, &e) || e.Code != agentapi.CodeInvalidConfig {
+				t.Fatalf("err = %v, want code %d", err, agentapi.CodeInvalidConfig)
+			}
+		})
+	}
+	if alloc.calls != 0 {
+		t.Fatalf("%d invalid requests reached the allocator", alloc.calls)
+	}
+	if _, err := c.Add(t.Context(), &ok); err != nil || alloc.calls != 1 {
+		t.Fatalf("valid request: %v after %d calls", err, alloc.calls)
+	}
+}
+
+func TestErrorsCarryTheirCodeAndBecomeEvents(t *testing.T) {
+	tests := []struct {
+		err  error
+		code int
+	}{
+		{&ipam.AllocationError{Msg: "pool p: all IPs have been exhausted"}, agentapi.CodeAllocationFailed},
+		{&ipam.AnnotationError{Key: ipam.AnnoPool, Reason: "not valid JSON"}, agentapi.CodeInvalidConfig},
+		{ipam.ErrNotFound, agentapi.CodeNotFound},
+		{errors.New("etcdserver: request timed out"), agentapi.CodeTryAgainLater},
+	}
+	for _, tc := range tests {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			c, _, ev := serve(t, &recordingAllocator{err: tc.err}, true)
+			_, err := c.Add(t.Context(), &agentapi.AddRequest{Attachment: agentapi.Attachment{ContainerID: "c", IfName: "eth0"}, Pod: agentapi.PodRef{Namespace: "ns", Name: "p"}})
+			var e *agentapi.Error
+			if !errors.As(err, &e) || e.Code != tc.code || !strings.Contains(e.Msg, tc.err.Error()) {
+				t.Fatalf("err = %v, want code %d carrying %q", err, tc.code, tc.err)
+			}
+			if len(ev.msgs) != 1 || !strings.HasPrefix(ev.msgs[0], "IPAllocationFailed: interface eth0: "+tc.err.Error()) {
+				t.Fatalf("events %q, want one IPAllocationFailed naming the interface and the error", ev.msgs)
+			}
+		})
+	}
+}
+
+func TestNotReadyAgentAsksToRetry(t *testing.T) {
+	alloc := &recordingAllocator{}
+	c, _, _ := serve(t, alloc, false)
+	_, err := c.Add(t.Context(), &agentapi.AddRequest{Attachment: agentapi.Attachment{ContainerID: "c", IfName: "eth0"}, Pod: agentapi.PodRef{Namespace: "ns", Name: "p"}})
+	var e *agentapi.Error
+	if !errors.As(err, &e) || e.Code != agentapi.CodeTryAgainLater || alloc.calls != 0 {
+		t.Fatalf("err = %v after %d calls, want code 11 and no work", err, alloc.calls)
+	}
+	if err := c.Ready(t.Context()); err == nil {
+		t.Fatal("readyz answered 200 before the caches synced")
+	}
+}
