@@ -65,7 +65,12 @@ func serve(t *testing.T, alloc Allocator, ready bool) (*agentapi.Client, string,
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
 	c := agentapi.NewClient(sock, 5*time.Second)
 	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
 		_, err := os.Stat(sock)

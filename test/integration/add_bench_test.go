@@ -102,4 +102,3 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
-
