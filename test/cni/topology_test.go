@@ -41,12 +41,23 @@ func newNetNS(t *testing.T) ns.NetNS {
 	return netns
 }
 
-// newNode makes a simulated node: a namespace holding the underlay link
-// ens192, one end of a veth pair whose other end stays in the namespace too.
-func newNode(t *testing.T) ns.NetNS {
+// node is a simulated node: a network namespace holding the underlay link
+// ens192 (one end of a veth pair whose other end stays in the namespace
+// too), and in the API server a Node of the same test-unique name and a
+// namespace for the pods bound to it.
+type node struct {
+	netns ns.NetNS
+	// name is the Node's, and the agent's --node-name.
+	name string
+	// podNamespace holds the test's pods.
+	podNamespace string
+}
+
+func newNode(t *testing.T) *node {
 	t.Helper()
-	node := newNetNS(t)
-	err := node.Do(func(ns.NetNS) error {
+	n := &node{netns: newNetNS(t), name: objectName(t)}
+	n.podNamespace = n.name
+	err := n.netns.Do(func(ns.NetNS) error {
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: masterName}, PeerName: masterName + "-peer"}
 		if err := netlink.LinkAdd(veth); err != nil {
 			return err
@@ -65,7 +76,8 @@ func newNode(t *testing.T) ns.NetNS {
 	if err != nil {
 		t.Fatalf("create %s in the node's netns: %v", masterName, err)
 	}
-	return node
+	createNodeObjects(t, n.name)
+	return n
 }
 
 // sandbox is one pod sandbox: its namespace and how the runtime names it.
@@ -74,22 +86,25 @@ type sandbox struct {
 	rt    *libcni.RuntimeConf
 }
 
-func newSandbox(t *testing.T, podName string, extraArgs ...[2]string) *sandbox {
+// newSandbox creates pod podName bound to node n, with the annotations
+// given, and a sandbox for it that the runtime names as containerd does.
+func newSandbox(t *testing.T, n *node, podName string, annotations map[string]string) *sandbox {
 	t.Helper()
+	pod := createPod(t, n, podName, annotations)
 	netns := newNetNS(t)
 	id := "ctr-" + rand.Text()[:12]
 	// As containerd and CRI-O pass them: IgnoreUnknown first, so that
 	// plugins that know no K8S_* key (macvlan) accept them.
 	args := [][2]string{
 		{"IgnoreUnknown", "1"},
-		{"K8S_POD_NAMESPACE", "default"},
-		{"K8S_POD_NAME", podName},
-		{"K8S_POD_UID", "uid-" + podName},
+		{"K8S_POD_NAMESPACE", pod.Namespace},
+		{"K8S_POD_NAME", pod.Name},
+		{"K8S_POD_UID", string(pod.UID)},
 		{"K8S_POD_INFRA_CONTAINER_ID", id},
 	}
 	return &sandbox{
 		netns: netns,
-		rt:    &libcni.RuntimeConf{ContainerID: id, NetNS: netns.Path(), IfName: podIfName, Args: append(args, extraArgs...)},
+		rt:    &libcni.RuntimeConf{ContainerID: id, NetNS: netns.Path(), IfName: podIfName, Args: args},
 	}
 }
 
@@ -109,7 +124,7 @@ const (
 // runtime is a CNI runtime (libcni) running in a node's namespace with its
 // own result cache.
 type runtime struct {
-	node ns.NetNS
+	node *node
 	cni  *libcni.CNIConfig
 	list *libcni.NetworkConfigList
 }
@@ -122,14 +137,14 @@ type networkOptions struct {
 	ipv6Pools  []string
 }
 
-func newRuntime(t *testing.T, node ns.NetNS, opts networkOptions) *runtime {
+func newRuntime(t *testing.T, n *node, opts networkOptions) *runtime {
 	t.Helper()
 	list, err := libcni.ConfListFromBytes(conflist(t, opts))
 	if err != nil {
 		t.Fatalf("parse conflist: %v", err)
 	}
 	return &runtime{
-		node: node,
+		node: n,
 		cni:  libcni.NewCNIConfigWithCacheDir([]string{pluginDir, debianPluginDir}, t.TempDir(), nil),
 		list: list,
 	}
@@ -161,7 +176,7 @@ func conflist(t *testing.T, opts networkOptions) []byte {
 // inNode runs fn in the node's namespace: the plugins libcni executes start
 // there, as they would on the node.
 func (r *runtime) inNode(fn func() error) error {
-	return r.node.Do(func(ns.NetNS) error { return fn() })
+	return r.node.netns.Do(func(ns.NetNS) error { return fn() })
 }
 
 func (r *runtime) add(t *testing.T, sb *sandbox) (*current.Result, error) {
