@@ -48,6 +48,8 @@ type Server struct {
 	Log     logr.Logger
 	// Ready reports whether the caches are synced; requests wait for it.
 	Ready func() bool
+	// Now is the clock CNI GC measures claim ages with; nil means time.Now.
+	Now func() time.Time
 }
 
 // Start listens on the socket (mode 0600: only root may allocate or release)
@@ -136,7 +138,11 @@ func (s *Server) handleGC(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	s.serve(w, r, "gc", &req, validate, func(ctx context.Context) (any, error) {
-		released, err := s.Alloc.GC(ctx, &req, time.Now())
+		now := time.Now
+		if s.Now != nil {
+			now = s.Now
+		}
+		released, err := s.Alloc.GC(ctx, &req, now())
 		return &agentapi.GCResponse{Released: released}, err
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -359,5 +360,46 @@ func TestGatewayRoutesAndCleanGateway(t *testing.T) {
 	}
 	if resp.IPs[0].Gateway != "" {
 		t.Errorf("gateway %q with cleangateway, want none", resp.IPs[0].Gateway)
+	}
+}
+
+func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid"},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
+	}
+	kept, gone, sts := statelessPod("kept", poolAnno), statelessPod("gone", poolAnno), stsPod("db", 0, "a", poolAnno)
+	for i, p := range []*corev1.Pod{kept, gone, sts} {
+		c.addPod(p)
+		if _, err := a.Add(t.Context(), addReq(p, fmt.Sprint("c", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	valid := &agentapi.GCRequest{Network: "macvlan-ens192", ValidAttachments: []agentapi.Attachment{{ContainerID: "c0", IfName: "eth0"}}}
+	created := time.Now()
+	for _, cl := range a.index.Claims() {
+		cl.CreationTimestamp = metav1.NewTime(created)
+	}
+	released, err := a.GC(t.Context(), valid, created.Add(30*time.Second))
+	if err != nil || len(released) != 0 {
+		t.Fatalf("GC of young claims released %v (%v); want nothing", released, err)
+	}
+	released, err = a.GC(t.Context(), valid, created.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders := s.holders()
+	if len(released) != 1 || holders[released[0]] != "" {
+		t.Fatalf("released %v, claims left %v; want only pod gone's address released", released, holders)
+	}
+	for _, h := range holders {
+		if h == "default/gone" {
+			t.Fatalf("claims left %v still hold pod gone's address", holders)
+		}
+	}
+	if len(holders) != 2 {
+		t.Fatalf("claims left %v, want kept's and the StatefulSet pod's", holders)
 	}
 }

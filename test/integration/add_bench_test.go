@@ -34,12 +34,7 @@ func BenchmarkAdd(b *testing.B) {
 		ipPool(pool, "10.8.0.0/16", "10.8.0.1-10.8.255.254"))
 	pods := createPods(b, ns, pool, b.N, []string{node})
 	agent := startAgent(b, node, b.TempDir())
-	cfg, err := localcluster.RESTConfigFrom(env.kubeconfig)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cs := kubernetes.NewForConfigOrDie(cfg)
-	before := writes(b, cs)
+	before := writes(b)
 
 	lat := make([]time.Duration, b.N)
 	sem := make(chan struct{}, 5)
@@ -58,7 +53,7 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	after := writes(b, cs)
+	after := writes(b)
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
@@ -67,27 +62,33 @@ func BenchmarkAdd(b *testing.B) {
 
 // writes sums the API server's count of create, update, patch and delete
 // requests on claims and endpoints.
-func writes(b *testing.B, cs kubernetes.Interface) float64 {
-	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(b.Context())
+func writes(tb testing.TB) float64 {
+	return requestCount(tb, func(line string) bool {
+		return (strings.Contains(line, `resource="ipclaims"`) || strings.Contains(line, `resource="spiderendpoints"`)) &&
+			containsAny(line, `verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`)
+	})
+}
+
+// requestCount sums apiserver_request_total over the series match selects.
+func requestCount(tb testing.TB, match func(line string) bool) float64 {
+	tb.Helper()
+	cfg, err := localcluster.RESTConfigFrom(env.kubeconfig)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
+	}
+	raw, err := kubernetes.NewForConfigOrDie(cfg).Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(tb.Context())
+	if err != nil {
+		tb.Fatal(err)
 	}
 	var sum float64
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") || !match(line) {
 			continue
 		}
-		if !strings.Contains(line, `resource="ipclaims"`) && !strings.Contains(line, `resource="spiderendpoints"`) {
-			continue
-		}
-		if !containsAny(line, `verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err == nil {
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
 			sum += v
 		}
 	}

@@ -28,6 +28,8 @@ var env struct {
 	kubeconfig string
 	agentBin   string
 	client     client.Client
+	// controller is the ipkeeper-controller process, once a test started it.
+	controller *exec.Cmd
 }
 
 func TestMain(m *testing.M) {
@@ -87,7 +89,12 @@ func run(m *testing.M) (int, error) {
 	if env.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return 0, err
 	}
-	return m.Run(), nil
+	code := m.Run()
+	if env.controller != nil {
+		_ = env.controller.Process.Kill()
+		_, _ = env.controller.Process.Wait()
+	}
+	return code, nil
 }
 
 func repoRoot() (string, error) {

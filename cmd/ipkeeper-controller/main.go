@@ -1,0 +1,206 @@
+// Command ipkeeper-controller runs everything off the pod-start path:
+// admission webhooks, pool and subnet status, automatic pools, IP garbage
+// collection and SpiderMultusConfig rendering. Replicas elect a leader for
+// the reconcilers; every replica serves the webhooks.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/controller"
+	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
+	"github.com/ipkeeper/ipkeeper/internal/controller/gc"
+	"github.com/ipkeeper/ipkeeper/internal/controller/multusconfig"
+	"github.com/ipkeeper/ipkeeper/internal/controller/status"
+	ipkwebhook "github.com/ipkeeper/ipkeeper/internal/webhook"
+)
+
+type options struct {
+	metricsAddr, healthAddr       string
+	leaderElect                   bool
+	leaderElectionNamespace       string
+	webhookPort                   int
+	webhookHost                   string
+	webhookURL, webhookService    string
+	webhookSecret                 string
+	webhookHosts                  string
+	webhookCertDir, webhookCAFile string
+	enableStatefulSet             bool
+	gcScanInterval                time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":5721", "address of /metrics; 0 disables it")
+	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":5722", "address of /healthz and /readyz")
+	flag.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease) before reconciling")
+	flag.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "kube-system", "namespace of the leader-election Lease")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "port the webhook server listens on")
+	flag.StringVar(&o.webhookHost, "webhook-bind-host", "", "address the webhook server binds to; empty means all")
+	flag.StringVar(&o.webhookURL, "webhook-url", "", "base URL the API server calls the webhooks at, e.g. https://127.0.0.1:9443 (local cluster)")
+	flag.StringVar(&o.webhookService, "webhook-service", "kube-system/ipkeeper-controller:443", "namespace/name:port of the webhook Service, used when --webhook-url is empty")
+	flag.StringVar(&o.webhookSecret, "webhook-cert-secret", "kube-system/ipkeeper-webhook-certs", "namespace/name of the Secret holding the self-managed CA and certificate")
+	flag.StringVar(&o.webhookHosts, "webhook-cert-hosts", "127.0.0.1,localhost,ipkeeper-controller.kube-system.svc", "names and addresses the self-managed certificate is valid for")
+	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "serve provided certificates (tls.crt, tls.key) from this directory instead of self-managed ones")
+	flag.StringVar(&o.webhookCAFile, "webhook-ca-file", "", "CA bundle of provided certificates, patched into the webhook configurations")
+	flag.BoolVar(&o.enableStatefulSet, "enable-statefulset", true, "StatefulSet pods keep their addresses across restarts")
+	flag.DurationVar(&o.gcScanInterval, "gc-scan-interval", 30*time.Second, "period of the garbage collector's full scan")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		ctrl.Log.Error(err, "Controller stopped")
+		os.Exit(1)
+	}
+}
+
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v2beta1.AddToScheme, v1alpha1.AddToScheme, nadv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return scheme, nil
+}
+
+func run(ctx context.Context, o options) error {
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+	cfg := ctrl.GetConfigOrDie()
+	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	tlsOpts, certs, err := webhookTLS(ctx, direct, o)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.healthAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "ipkeeper-controller",
+		LeaderElectionNamespace: o.leaderElectionNamespace,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: tlsOpts,
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if certs != nil {
+		if err := mgr.Add(certs); err != nil {
+			return err
+		}
+	}
+	if err := setup(ctx, mgr, o); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// setup registers the indexes, reconcilers and webhooks.
+func setup(ctx context.Context, mgr ctrl.Manager, o options) error {
+	if err := controller.AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
+		&status.Pools{Client: mgr.GetClient(), Batch: 500 * time.Millisecond},
+		&status.Subnets{Client: mgr.GetClient()},
+		&gc.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
+			EnableStatefulSet: o.enableStatefulSet, TerminatingMargin: 30 * time.Second, ScanInterval: o.gcScanInterval},
+		&autopool.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ipkeeper-autopool")},
+		&multusconfig.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ipkeeper-multusconfig")},
+	}
+	for _, r := range reconcilers {
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("set up %T: %w", r, err)
+		}
+	}
+	return ipkwebhook.Setup(mgr, &ipkwebhook.MultusConfigs{Validate: multusconfig.Validate})
+}
+
+// webhookTLS returns the webhook server's TLS options: self-managed
+// certificates from a Secret (the default), or provided ones from a
+// directory. Either way the CA bundle is registered with the API server.
+func webhookTLS(ctx context.Context, c client.Client, o options) ([]func(*tls.Config), *ipkwebhook.CertManager, error) {
+	reg := &ipkwebhook.Registrar{Client: c}
+	if o.webhookURL != "" {
+		reg.Endpoint.URL = o.webhookURL
+	} else {
+		svc, err := parseService(o.webhookService)
+		if err != nil {
+			return nil, nil, err
+		}
+		reg.Endpoint.Service = svc
+	}
+	if o.webhookCertDir != "" {
+		ca, err := os.ReadFile(o.webhookCAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--webhook-ca-file: %w", err)
+		}
+		return nil, nil, reg.Apply(ctx, ca)
+	}
+	ns, name, ok := strings.Cut(o.webhookSecret, "/")
+	if !ok {
+		return nil, nil, fmt.Errorf("--webhook-cert-secret %q: want namespace/name", o.webhookSecret)
+	}
+	certs := &ipkwebhook.CertManager{
+		Client: c, Secret: client.ObjectKey{Namespace: ns, Name: name}, Hosts: strings.Split(o.webhookHosts, ","),
+		Validity: 365 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CheckInterval: time.Hour, OnCA: reg.Apply,
+	}
+	if err := certs.Ensure(ctx); err != nil {
+		return nil, nil, err
+	}
+	return []func(*tls.Config){func(t *tls.Config) { t.GetCertificate = certs.GetCertificate }}, certs, nil
+}
+
+func parseService(s string) (*admissionregistrationv1.ServiceReference, error) {
+	ns, rest, ok := strings.Cut(s, "/")
+	if !ok {
+		return nil, errors.New("--webhook-service: want namespace/name:port")
+	}
+	name, port, _ := strings.Cut(rest, ":")
+	ref := &admissionregistrationv1.ServiceReference{Namespace: ns, Name: name}
+	if port != "" {
+		var p int32
+		if _, err := fmt.Sscan(port, &p); err != nil {
+			return nil, fmt.Errorf("--webhook-service port %q: %w", port, err)
+		}
+		ref.Port = ptr.To(p)
+	}
+	return ref, nil
+}

@@ -1,0 +1,274 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+)
+
+var controllerOnce struct {
+	sync.Once
+	err error
+}
+
+// ensureController starts one ipkeeper-controller process for the package,
+// with its webhooks registered at a free port on 127.0.0.1, and waits until
+// the API server calls them.
+func ensureController(t *testing.T) {
+	t.Helper()
+	controllerOnce.Do(func() { controllerOnce.err = startController() })
+	if controllerOnce.err != nil {
+		t.Fatalf("start controller: %v", controllerOnce.err)
+	}
+}
+
+func startController() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	bin := filepath.Join(filepath.Dir(env.agentBin), "ipkeeper-controller")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ipkeeper-controller").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %w: %s", err, out)
+	}
+	cmd := exec.Command(bin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
+		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		"--gc-scan-interval", "5s")
+	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+env.kubeconfig)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	env.controller = cmd
+	// The webhooks are live once a pool that must be refused is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		probe := ipPool("webhook-probe", "10.250.0.1/16")
+		err := env.client.Create(ctx, probe)
+		if err == nil {
+			_ = env.client.Delete(ctx, probe)
+		}
+		if err != nil && strings.Contains(err.Error(), "host bits are set") {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("webhooks never answered on port %d", port)
+}
+
+func TestIntegrationWebhookRegistration(t *testing.T) {
+	ensureController(t)
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := env.client.Get(t.Context(), client.ObjectKey{Name: "ipkeeper"}, &vwc); err != nil {
+		t.Fatal(err)
+	}
+	if len(vwc.Webhooks) != 4 || len(vwc.Webhooks[0].ClientConfig.CABundle) == 0 {
+		t.Fatalf("validating webhooks %d, CA bundle %d bytes; want 4 with a CA bundle", len(vwc.Webhooks), len(vwc.Webhooks[0].ClientConfig.CABundle))
+	}
+}
+
+// refused asserts that creating or updating obj fails with a message
+// containing every piece of want (the field path, the bad value, the reason).
+func refused(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("accepted; want a refusal mentioning %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("refusal %q does not mention %q", err, w)
+		}
+	}
+}
+
+func TestIntegrationPoolWebhook(t *testing.T) {
+	ensureController(t)
+	ctx := t.Context()
+	base := ipPool("wh-base", "10.30.0.0/16", "10.30.1.1-10.30.1.10")
+	base.Spec.Gateway = ptr.To("10.30.0.1")
+	mustCreate(t, base)
+	got := &v2beta1.SpiderIPPool{}
+	if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-base"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.IPVersion == nil || *got.Spec.IPVersion != 4 {
+		t.Errorf("ipVersion = %v, want 4 defaulted from subnet", got.Spec.IPVersion)
+	}
+	cases := []struct {
+		name string
+		pool *v2beta1.SpiderIPPool
+		want []string
+	}{
+		{"ips outside subnet", ipPool("wh-a", "10.31.0.0/16", "10.32.0.1"), []string{"spec.ips[0]", "10.32.0.1", "10.31.0.0/16"}},
+		{"reversed range", ipPool("wh-b", "10.31.0.0/16", "10.31.0.9-10.31.0.1"), []string{"spec.ips[0]", "10.31.0.9-10.31.0.1"}},
+		{"same subnet, shared address", ipPool("wh-c", "10.30.0.0/16", "10.30.1.10-10.30.1.20"), []string{"spec.ips", "10.30.1.10", "wh-base"}},
+		{"overlapping subnet", ipPool("wh-d", "10.30.0.0/24", "10.30.0.5"), []string{"spec.subnet", "overlaps", "wh-base"}},
+		{"excludeIPs outside subnet", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-e", "10.33.0.0/16", "10.33.0.1")
+			p.Spec.ExcludeIPs = []string{"garbage"}
+			return p
+		}(), []string{"spec.excludeIPs[0]", "garbage"}},
+		{"gateway inside ips", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-f", "10.34.0.0/16", "10.34.0.1-10.34.0.9")
+			p.Spec.Gateway = ptr.To("10.34.0.1")
+			return p
+		}(), []string{"spec.gateway", "10.34.0.1", "excludeIPs"}},
+		{"default route", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-g", "10.35.0.0/16", "10.35.0.1")
+			p.Spec.Routes = []v2beta1.Route{{Dst: "0.0.0.0/0", Gw: "10.35.0.254"}}
+			return p
+		}(), []string{"dst", "default route"}},
+		{"duplicate route", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-h", "10.36.0.0/16", "10.36.0.1")
+			p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "10.36.0.254"}, {Dst: "172.16.0.0/16", Gw: "10.36.0.253"}}
+			return p
+		}(), []string{"spec.routes[1].dst", "Duplicate", "172.16.0.0/16"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			refused(t, env.client.Create(ctx, tc.pool), tc.want...)
+		})
+	}
+	t.Run("allowed: gateway excluded, disjoint pool of the same subnet", func(t *testing.T) {
+		p := ipPool("wh-ok", "10.30.0.0/16", "10.30.2.1-10.30.2.10")
+		p.Spec.Gateway = ptr.To("10.30.2.1")
+		p.Spec.ExcludeIPs = []string{"10.30.2.1"}
+		if err := env.client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestIntegrationAddressInUseCannotBeRemoved(t *testing.T) {
+	ensureController(t)
+	ctx := t.Context()
+	const ns = "wh-inuse"
+	namespace(t, ns)
+	mustCreate(t, ipPool("wh-inuse", "10.37.0.0/16", "10.37.0.1-10.37.0.5"))
+	pod := createPods(t, ns, "wh-inuse", 1, []string{"no-node"})[0]
+	mustCreate(t, &v1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "10.37.0.3", Labels: map[string]string{v1alpha1.LabelPool: "wh-inuse"}},
+		Spec: v1alpha1.IPClaimSpec{Address: "10.37.0.3", Pool: "wh-inuse", Node: "no-node",
+			Holder: v1alpha1.ClaimHolder{Namespace: ns, Name: pod.Name, UID: pod.UID, Interface: "eth0"},
+			Owner:  v1alpha1.ClaimOwner{Kind: "Pod", Name: pod.Name, UID: pod.UID}},
+	})
+	p := &v2beta1.SpiderIPPool{}
+	poll(t, 30*time.Second, "the webhook's cache to see the claim", func(ctx context.Context) (bool, error) {
+		if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p); err != nil {
+			return false, err
+		}
+		p.Spec.IPs = []string{"10.37.0.1-10.37.0.2"}
+		err := env.client.Update(ctx, p)
+		if err == nil {
+			t.Fatal("removing 10.37.0.3, held by a pod, was accepted")
+		}
+		return strings.Contains(err.Error(), "in use by pod "+ns+"/"+pod.Name), nil
+	})
+	if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.IPs = []string{"10.37.0.1-10.37.0.4"}
+	if err := env.client.Update(ctx, p); err != nil {
+		t.Fatalf("removing only free addresses: %v", err)
+	}
+	// Deleting the pool waits for the claim: the finalizer holds it.
+	if err := env.client.Delete(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "pool terminating with its finalizer", func(ctx context.Context) (bool, error) {
+		err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p)
+		return err == nil && p.DeletionTimestamp != nil, client.IgnoreNotFound(err)
+	})
+	if err := env.client.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 90*time.Second, "pool gone once the pod's address is released", func(ctx context.Context) (bool, error) {
+		err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p)
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+}
+
+func TestIntegrationReservedIPAndMultusConfigWebhooks(t *testing.T) {
+	ensureController(t)
+	ctx := t.Context()
+	bad := &v2beta1.SpiderReservedIP{ObjectMeta: metav1.ObjectMeta{Name: "wh-sr"}, Spec: v2beta1.SpiderReservedIPSpec{IPs: []string{"10.6.168.131", "fd00::1"}}}
+	refused(t, env.client.Create(ctx, bad), "spec.ips[1]", "fd00::1", "IPv4")
+	good := &v2beta1.SpiderReservedIP{ObjectMeta: metav1.ObjectMeta{Name: "wh-sr"}, Spec: v2beta1.SpiderReservedIPSpec{IPs: []string{"10.6.168.131-10.6.168.132"}}}
+	mustCreate(t, good)
+	if good.Spec.IPVersion == nil || *good.Spec.IPVersion != 4 {
+		t.Errorf("reserved ipVersion = %v, want 4 defaulted", good.Spec.IPVersion)
+	}
+	const ns = "wh-smc"
+	namespace(t, ns)
+	smc := &v2beta1.SpiderMultusConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-vlan"},
+		Spec: v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeCustom, CustomCNI: ptr.To("{not json")}}
+	refused(t, env.client.Create(ctx, smc), "spec.customCNI")
+}
+
+func TestIntegrationPoolStatusAfterABurst(t *testing.T) {
+	ensureController(t)
+	const ns, pool = "status-burst", "status-burst"
+	namespace(t, ns)
+	mustCreate(t, ipPool(pool, "10.38.0.0/16", "10.38.0.1-10.38.1.244")) // 500 addresses
+	pods := createPods(t, ns, pool, 300, []string{"no-node"})
+	before := statusWrites(t)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, p := range pods {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			addr := fmt.Sprintf("10.38.%d.%d", (i+1)/256, (i+1)%256)
+			c := &v1alpha1.IPClaim{
+				ObjectMeta: metav1.ObjectMeta{Name: addr, Labels: map[string]string{v1alpha1.LabelPool: pool}},
+				Spec: v1alpha1.IPClaimSpec{Address: addr, Pool: pool, Node: "no-node",
+					Holder: v1alpha1.ClaimHolder{Namespace: ns, Name: p.Name, UID: p.UID, Interface: "eth0"},
+					Owner:  v1alpha1.ClaimOwner{Kind: "Pod", Name: p.Name, UID: p.UID}},
+			}
+			if err := env.client.Create(context.Background(), c); err != nil {
+				t.Errorf("claim %s: %v", addr, err)
+			}
+		})
+	}
+	wg.Wait()
+	got := &v2beta1.SpiderIPPool{}
+	poll(t, 10*time.Second, "pool status 300/500", func(ctx context.Context) (bool, error) {
+		if err := env.client.Get(ctx, client.ObjectKey{Name: pool}, got); err != nil {
+			return false, err
+		}
+		return ptr.Deref(got.Status.AllocatedIPCount, -1) == 300 && ptr.Deref(got.Status.TotalIPCount, -1) == 500, nil
+	})
+	// A burst of 300 claims costs a handful of status writes, not 300.
+	if n := statusWrites(t) - before; n > 30 {
+		t.Errorf("%v pool status writes for a burst of 300 claims, want batching (≤ 30)", n)
+	}
+}
+
+// statusWrites counts the API server's writes to pool status.
+func statusWrites(t testing.TB) float64 {
+	return requestCount(t, func(line string) bool {
+		return strings.Contains(line, `resource="spiderippools"`) && strings.Contains(line, `subresource="status"`) &&
+			containsAny(line, `verb="PATCH"`, `verb="PUT"`)
+	})
+}
