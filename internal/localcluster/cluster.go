@@ -47,7 +47,11 @@ func (c *Cluster) runDir() string    { return filepath.Join(c.cfg.StateDir, "run
 func (c *Cluster) pki() pki          { return pki{dir: filepath.Join(c.cfg.StateDir, "pki")} }
 
 // Kubeconfig is the path of the admin kubeconfig (context ipkeeper-local).
-func (c *Cluster) Kubeconfig() string { return filepath.Join(c.cfg.StateDir, "kubeconfig") }
+func (c *Cluster) Kubeconfig() string { return KubeconfigPath(c.cfg.StateDir) }
+
+// KubeconfigPath is where a cluster with this state directory writes its
+// admin kubeconfig.
+func KubeconfigPath(stateDir string) string { return filepath.Join(stateDir, "kubeconfig") }
 
 // StateDir is the cluster's state directory.
 func (c *Cluster) StateDir() string { return c.cfg.StateDir }
@@ -136,7 +140,10 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if Exists(cfg.StateDir) {
 		return nil, fmt.Errorf("state dir %s already holds a cluster", cfg.StateDir)
 	}
-	c := &Cluster{cfg: cfg, begin: time.Now()}
+	c := &Cluster{cfg: cfg, begin: cfg.Started}
+	if c.begin.IsZero() {
+		c.begin = time.Now()
+	}
 	if err := c.prepare(); err != nil {
 		return nil, err
 	}
@@ -150,6 +157,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		{"start kube-controller-manager and kube-scheduler", c.startControllers},
 		{"install CRDs", func() error { return c.installCRDs(ctx) }},
 		{"wait for the default service account", func() error { return c.waitServiceAccount(ctx) }},
+		{"start cluster processes", func() error { return c.startClusterProcesses(ctx) }},
 		{"create the underlay bridge", c.createBridge},
 	}
 	for _, s := range steps {
@@ -175,12 +183,9 @@ func (c *Cluster) prepare() error {
 	if err := os.MkdirAll(c.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	prefix := c.cfg.Prefix
-	if prefix == "" {
-		var err error
-		if prefix, err = freePrefix(); err != nil {
-			return err
-		}
+	prefix, err := c.choosePrefix()
+	if err != nil {
+		return err
 	}
 	ports, err := freePorts(3)
 	if err != nil {
@@ -195,6 +200,22 @@ func (c *Cluster) prepare() error {
 		c.st.Nodes = append(c.st.Nodes, newNode(prefix, c.cfg.StateDir, i))
 	}
 	return c.saveState()
+}
+
+// choosePrefix returns the configured prefix if no host object carries it,
+// else a fresh one.
+func (c *Cluster) choosePrefix() (string, error) {
+	if c.cfg.Prefix == "" {
+		return freePrefix()
+	}
+	used, err := prefixInUse(c.cfg.Prefix)
+	if err != nil {
+		return "", err
+	}
+	if used {
+		return "", fmt.Errorf("prefix %q is used by existing links or namespaces", c.cfg.Prefix)
+	}
+	return c.cfg.Prefix, nil
 }
 
 // freePrefix returns "ik" and four random characters not used by any link or

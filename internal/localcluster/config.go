@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"time"
 )
 
 // Process is a long-running command the cluster starts and stops.
@@ -57,6 +58,11 @@ type Config struct {
 	// DefaultNetwork renders the node's /etc/cni/net.d/10-default.conflist;
 	// nil means HostLocalNetwork (macvlan on ens192 with host-local IPAM).
 	DefaultNetwork func(n Node) ([]byte, error)
+	// ClusterProcesses are started once the control plane and the CRDs are
+	// ready and before the nodes (for example the ipkeeper controller); they
+	// run in the host's namespaces and find the admin kubeconfig at
+	// KubeconfigPath(StateDir).
+	ClusterProcesses []Process
 	// NodeProcesses lists extra processes to start per node after its
 	// simulator (for example the ipkeeper agent). They see the node's view of
 	// /etc/cni/net.d, /run/spidernet and /var/lib/cni.
@@ -65,6 +71,9 @@ type Config struct {
 	ControllerManagerArgs []string
 	// Progress receives one line per step; nil discards them.
 	Progress func(line string)
+	// Started is when the caller began (for elapsed times in progress
+	// lines); zero means when Up is called.
+	Started time.Time
 }
 
 const (

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 )
 
 // Down stops every process of the cluster, removes its netns pins, links and

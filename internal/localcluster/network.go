@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 	"github.com/vishvananda/netlink"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 )
 
 // BridgeName is the underlay bridge of the cluster with this prefix.

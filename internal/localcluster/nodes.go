@@ -124,6 +124,15 @@ func (c *Cluster) StartProcess(_ context.Context, p Process) error {
 	return err
 }
 
+func (c *Cluster) startClusterProcesses(ctx context.Context) error {
+	for _, p := range c.cfg.ClusterProcesses {
+		if err := c.StartProcess(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RestartNodesim starts a node's simulator again after it was stopped with
 // StopProcess(NodesimProcessName(node)).
 func (c *Cluster) RestartNodesim(_ context.Context, node string) error {

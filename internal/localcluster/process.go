@@ -130,8 +130,14 @@ func (c *Cluster) StopProcess(ctx context.Context, name string) error {
 const stopGrace = 10 * time.Second
 
 func (c *Cluster) stop(ctx context.Context, p ProcessInfo) error {
+	return c.signalStop(ctx, p, syscall.SIGTERM)
+}
+
+// signalStop sends sig (then SIGKILL after a grace period) and removes the
+// pid file once the process is gone.
+func (c *Cluster) signalStop(ctx context.Context, p ProcessInfo, sig syscall.Signal) error {
 	if p.Alive() {
-		_ = syscall.Kill(p.PID, syscall.SIGTERM)
+		_ = syscall.Kill(p.PID, sig)
 		if !waitGone(ctx, p, stopGrace) {
 			_ = syscall.Kill(p.PID, syscall.SIGKILL)
 			if !waitGone(ctx, p, stopGrace) {
@@ -146,7 +152,9 @@ func (c *Cluster) stop(ctx context.Context, p ProcessInfo) error {
 	return nil
 }
 
-// stopAll stops processes tier by tier, each tier concurrently.
+// stopAll stops processes tier by tier, each tier concurrently. Node and
+// extra processes get SIGTERM so they can finish what they are doing; the
+// control plane and etcd are killed outright, since Down deletes their data.
 func (c *Cluster) stopAll(ctx context.Context) error {
 	procs, err := c.Processes()
 	if err != nil {
@@ -161,8 +169,12 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for _, p := range byTier[tier] {
+			sig := syscall.SIGTERM
+			if tier >= tierControl {
+				sig = syscall.SIGKILL
+			}
 			wg.Go(func() {
-				if err := c.stop(ctx, p); err != nil {
+				if err := c.signalStop(ctx, p, sig); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()

@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
-	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
+
+	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
 )
 
 // Multus annotations the simulator honours and writes.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 )
 
 const (
@@ -109,16 +110,20 @@ func (s *Simulator) ensureNode(ctx context.Context) error {
 	return s.reportStatus(ctx)
 }
 
+// reportStatus writes the node's status, re-reading it on conflicts (the
+// node lifecycle controller writes it too).
 func (s *Simulator) reportStatus(ctx context.Context) error {
-	node, err := s.cs.CoreV1().Nodes().Get(ctx, s.cfg.Node, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("get node: %w", err)
-	}
-	node.Status = s.nodeStatus(node.Status, metav1.Now())
-	if _, err := s.cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update node status: %w", err)
-	}
-	return nil
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := s.cs.CoreV1().Nodes().Get(ctx, s.cfg.Node, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get node: %w", err)
+		}
+		node.Status = s.nodeStatus(node.Status, metav1.Now())
+		if _, err := s.cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update node status: %w", err)
+		}
+		return nil
+	})
 }
 
 // heartbeat renews the node's Lease every 10 s and re-reports its status

@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 )
 
 // errPodGone reports that a pod was deleted or replaced during its setup.

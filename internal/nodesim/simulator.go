@@ -8,7 +8,6 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/go-logr/logr"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 )
 
 // Retry backoff of a pod whose sandbox failed, as the kubelet's.
@@ -107,7 +108,7 @@ func (s *Simulator) run(ctx context.Context) error {
 	if err := s.registerNode(ctx); err != nil {
 		return err
 	}
-	s.log.Info("node registered", "node", s.cfg.Node, "sandboxes", len(s.store.keys()))
+	s.log.Info("node registered", "sandboxes", len(s.store.keys()))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.heartbeat(ctx) })
 	factory := informers.NewSharedInformerFactoryWithOptions(s.cs, 0,
@@ -135,7 +136,7 @@ func (s *Simulator) run(ctx context.Context) error {
 	s.queue.ShutDown()
 	factory.Shutdown()
 	wg.Wait()
-	s.log.Info("node simulator stopped", "node", s.cfg.Node)
+	s.log.Info("node simulator stopped")
 	return nil
 }
 

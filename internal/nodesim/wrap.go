@@ -8,8 +8,9 @@ import (
 	"runtime"
 	"syscall"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 	"golang.org/x/sys/unix"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
 )
 
 // ExecInNodeView replaces the calling process with argv after giving it a

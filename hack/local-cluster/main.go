@@ -1,0 +1,229 @@
+// Command local-cluster starts, stops and shows ipkeeper's local cluster (see
+// internal/localcluster). It is run by hack/local-cluster/up.sh and down.sh,
+// which install packages and build the binaries first.
+//
+//	local-cluster up --state-dir D --k8s-bin-dir K --nodesim N [--nodes 2] [--ipam host-local] [--crd-dir C]…
+//	local-cluster down --state-dir D
+//	local-cluster status --state-dir D
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: local-cluster up|down|status [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "up":
+		err = up(ctx, os.Args[2:])
+	case "down":
+		err = down(ctx, os.Args[2:])
+	case "status":
+		err = status(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local-cluster:", err)
+		os.Exit(1)
+	}
+}
+
+// multiFlag collects a repeated string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// startedAt reads UP_STARTED_AT (Unix seconds, set by up.sh) so that elapsed
+// times continue those of the script.
+func startedAt() time.Time {
+	f, err := strconv.ParseFloat(os.Getenv("UP_STARTED_AT"), 64)
+	if err != nil {
+		return time.Now()
+	}
+	return time.Unix(0, int64(f*1e9))
+}
+
+func progress(line string) { fmt.Println(">> " + line) }
+
+func stateDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("state-dir", ".local", "state directory of the cluster")
+}
+
+func absDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", dir, err)
+	}
+	return abs, nil
+}
+
+func up(ctx context.Context, args []string) error {
+	var cfg localcluster.Config
+	var crdDirs multiFlag
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	state := stateDirFlag(fs)
+	fs.IntVar(&cfg.Nodes, "nodes", 2, "number of simulated nodes")
+	ipam := fs.String("ipam", "host-local", "default network of the nodes: host-local")
+	fs.StringVar(&cfg.K8sBinDir, "k8s-bin-dir", "", "directory of the Kubernetes binaries")
+	fs.StringVar(&cfg.NodesimPath, "nodesim", "", "ipkeeper-nodesim binary")
+	fs.StringVar(&cfg.EtcdPath, "etcd", "/usr/bin/etcd", "etcd binary")
+	fs.Var(&crdDirs, "crd-dir", "directory of CRD manifests to apply (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.StateDir, err = absDir(*state); err != nil {
+		return err
+	}
+	cfg.CRDDirs, cfg.Progress, cfg.Started = crdDirs, progress, startedAt()
+	if err := applyIPAM(&cfg, *ipam); err != nil {
+		return err
+	}
+	if localcluster.Exists(cfg.StateDir) {
+		done, err := reuse(ctx, cfg)
+		if done || err != nil {
+			return err
+		}
+	}
+	c, err := localcluster.Up(ctx, cfg)
+	if err != nil {
+		return failedUp(ctx, c, err)
+	}
+	printNextSteps(c, "cluster is up")
+	return nil
+}
+
+// applyIPAM selects the nodes' default network.
+func applyIPAM(cfg *localcluster.Config, ipam string) error {
+	switch ipam {
+	case "host-local":
+		cfg.DefaultNetwork = localcluster.HostLocalNetwork
+		return nil
+	default:
+		return fmt.Errorf("unknown IPAM %q (supported: host-local)", ipam)
+	}
+}
+
+// reuse keeps a healthy running cluster (make up twice is harmless) and
+// removes a broken one so that a fresh one can start.
+func reuse(ctx context.Context, cfg localcluster.Config) (bool, error) {
+	c, err := localcluster.Load(cfg.StateDir)
+	if err != nil {
+		return false, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	herr := c.Healthy(hctx)
+	if herr == nil {
+		if len(c.Nodes()) != cfg.Nodes {
+			progress(fmt.Sprintf("note: the running cluster has %d nodes; run make down first to change that", len(c.Nodes())))
+		}
+		printNextSteps(c, "cluster already running")
+		return true, nil
+	}
+	progress(fmt.Sprintf("existing cluster is not healthy (%v); removing it", herr))
+	c.SetProgress(progress)
+	return false, c.Down(ctx)
+}
+
+func failedUp(ctx context.Context, c *localcluster.Cluster, cause error) error {
+	if c == nil {
+		return cause
+	}
+	fmt.Fprintf(os.Stderr, "local-cluster: %v\n", cause)
+	if os.Getenv("KEEP_ON_FAILURE") != "" {
+		fmt.Fprintf(os.Stderr, "local-cluster: left as is (KEEP_ON_FAILURE); logs in %s/logs\n", c.StateDir())
+		return errors.New("cluster start failed")
+	}
+	fmt.Fprintln(os.Stderr, "local-cluster: removing the partial cluster (set KEEP_ON_FAILURE=1 to keep it and its logs)")
+	return errors.Join(errors.New("cluster start failed"), c.Down(ctx))
+}
+
+func printNextSteps(c *localcluster.Cluster, headline string) {
+	fmt.Printf(`
+%s: %d node(s), API server %s, prefix %s
+To use it:
+
+  export KUBECONFIG=%s
+  export PATH=%s:$PATH   # kubectl %s; /usr/bin/kubectl may be another build
+  kubectl get nodes -o wide
+
+Logs: %s/logs   Stop: make down
+`, headline, len(c.Nodes()), c.Server(), c.Prefix(), c.Kubeconfig(), filepath.Dir(c.Kubectl()),
+		filepath.Base(filepath.Dir(c.Kubectl())), c.StateDir())
+}
+
+func down(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("down", flag.ContinueOnError)
+	state := stateDirFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := absDir(*state)
+	if err != nil {
+		return err
+	}
+	if !localcluster.Exists(dir) {
+		progress("no cluster in " + dir + "; nothing to do")
+		return nil
+	}
+	c, err := localcluster.Load(dir)
+	if err != nil {
+		return err
+	}
+	c.SetProgress(progress)
+	if err := c.Down(ctx); err != nil {
+		return err
+	}
+	progress("cluster " + c.Prefix() + " removed")
+	return nil
+}
+
+func status(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	state := stateDirFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := absDir(*state)
+	if err != nil {
+		return err
+	}
+	c, err := localcluster.Load(dir)
+	if err != nil {
+		return err
+	}
+	procs, err := c.Processes()
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		fmt.Printf("%-28s pid %-8d alive=%v\n", p.Name, p.PID, p.Alive())
+	}
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Healthy(hctx); err != nil {
+		return fmt.Errorf("cluster %s is not healthy: %w", c.Prefix(), err)
+	}
+	fmt.Printf("cluster %s is healthy; KUBECONFIG=%s\n", c.Prefix(), c.Kubeconfig())
+	return nil
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# up.sh starts the local cluster (see docs/local-cluster.md): installs the
+# Debian packages it needs when missing, builds the control plane once
+# (cached), builds the node simulator and the orchestrator, and runs
+# `local-cluster up`. Idempotent: a healthy running cluster is left as is.
+#
+# Environment: NODES (default 2), IPAM (default host-local),
+#              STATE_DIR (default <repo>/.local), KEEP_ON_FAILURE=1 keeps a failed start.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+state=${STATE_DIR:-$root/.local}
+UP_STARTED_AT=$(date +%s.%N)
+export UP_STARTED_AT
+say() { printf '>> [%5ss] %s\n' "$(awk -v now="$(date +%s.%N)" -v t0="$UP_STARTED_AT" 'BEGIN { printf "%.1f", now - t0 }')" "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "up.sh: the local cluster needs root (network namespaces, mounts); try: sudo -E $0" >&2
+	exit 1
+fi
+
+say "checking packages"
+"$root/hack/local-cluster/packages.sh"
+
+say "building the Kubernetes control plane (cached after the first time)"
+k8s_bin=$("$root/hack/build-k8s.sh" | tail -n1)
+say "control plane binaries in $k8s_bin"
+
+say "building ipkeeper-nodesim and local-cluster"
+mkdir -p "$state/bin" "$state/bin.new"
+(cd "$root" && go build -o "$state/bin.new/" ./cmd/ipkeeper-nodesim ./hack/local-cluster)
+# Rename over the old binaries: running ones cannot be overwritten in place.
+mv -f "$state/bin.new/ipkeeper-nodesim" "$state/bin.new/local-cluster" "$state/bin/"
+rmdir "$state/bin.new"
+
+say "starting the cluster"
+exec "$state/bin/local-cluster" up \
+	--state-dir "$state" \
+	--nodes "${NODES:-2}" \
+	--ipam "${IPAM:-host-local}" \
+	--k8s-bin-dir "$k8s_bin" \
+	--nodesim "$state/bin/ipkeeper-nodesim" \
+	--crd-dir "$root/config/crd/bases"

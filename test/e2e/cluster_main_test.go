@@ -1,0 +1,16 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ipkeeper/ipkeeper/test/cluster"
+)
+
+// localCluster is the package's two-node cluster: a fresh one, or the one
+// named by KUBECONFIG when its current context is ipkeeper-local.
+var localCluster = cluster.NewShared(cluster.Options{Nodes: 2})
+
+func TestMain(m *testing.M) { os.Exit(localCluster.Main(m)) }
