@@ -82,7 +82,11 @@ func up(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	state := stateDirFlag(fs)
 	fs.IntVar(&cfg.Nodes, "nodes", 2, "number of simulated nodes")
-	ipam := fs.String("ipam", "host-local", "default network of the nodes: host-local")
+	ipam := fs.String("ipam", "spiderpool", "default network of the nodes: spiderpool (ipkeeper) or host-local")
+	var ik localcluster.Ipkeeper
+	fs.StringVar(&ik.Agent, "agent", "", "ipkeeper-agent binary (IPAM=spiderpool)")
+	fs.StringVar(&ik.Controller, "controller", "", "ipkeeper-controller binary (IPAM=spiderpool)")
+	fs.StringVar(&ik.PluginDir, "plugin-dir", "", "directory holding the spiderpool CNI plugin (IPAM=spiderpool)")
 	fs.StringVar(&cfg.K8sBinDir, "k8s-bin-dir", "", "directory of the Kubernetes binaries")
 	fs.StringVar(&cfg.NodesimPath, "nodesim", "", "ipkeeper-nodesim binary")
 	fs.StringVar(&cfg.EtcdPath, "etcd", "/usr/bin/etcd", "etcd binary")
@@ -95,7 +99,7 @@ func up(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.CRDDirs, cfg.Progress, cfg.Started = crdDirs, progress, startedAt()
-	if err := applyIPAM(&cfg, *ipam); err != nil {
+	if err := applyIPAM(&cfg, *ipam, ik); err != nil {
 		return err
 	}
 	if localcluster.Exists(cfg.StateDir) {
@@ -105,6 +109,10 @@ func up(ctx context.Context, args []string) error {
 		}
 	}
 	c, err := localcluster.Up(ctx, cfg)
+	if err == nil && *ipam == "spiderpool" {
+		progress("create the default pool " + "default-v4")
+		err = c.CreateDefaultPool(ctx)
+	}
 	if err != nil {
 		return failedUp(ctx, c, err)
 	}
@@ -113,13 +121,18 @@ func up(ctx context.Context, args []string) error {
 }
 
 // applyIPAM selects the nodes' default network.
-func applyIPAM(cfg *localcluster.Config, ipam string) error {
+func applyIPAM(cfg *localcluster.Config, ipam string, ik localcluster.Ipkeeper) error {
 	switch ipam {
 	case "host-local":
 		cfg.DefaultNetwork = localcluster.HostLocalNetwork
 		return nil
+	case "spiderpool":
+		if ik.Agent == "" || ik.Controller == "" || ik.PluginDir == "" {
+			return fmt.Errorf("IPAM=spiderpool needs --agent, --controller and --plugin-dir")
+		}
+		return ik.Apply(cfg)
 	default:
-		return fmt.Errorf("unknown IPAM %q (supported: host-local)", ipam)
+		return fmt.Errorf("unknown IPAM %q (supported: spiderpool, host-local)", ipam)
 	}
 }
 

@@ -4,7 +4,7 @@
 # (cached), builds the node simulator and the orchestrator, and runs
 # `local-cluster up`. Idempotent: a healthy running cluster is left as is.
 #
-# Environment: NODES (default 2), IPAM (default host-local),
+# Environment: NODES (default 2), IPAM (spiderpool, the default: ipkeeper; or host-local),
 #              STATE_DIR (default <repo>/.local), KEEP_ON_FAILURE=1 keeps a failed start.
 set -euo pipefail
 
@@ -26,18 +26,23 @@ say "building the Kubernetes control plane (cached after the first time)"
 k8s_bin=$("$root/hack/build-k8s.sh" | tail -n1)
 say "control plane binaries in $k8s_bin"
 
-say "building ipkeeper-nodesim and local-cluster"
-mkdir -p "$state/bin" "$state/bin.new"
-(cd "$root" && go build -o "$state/bin.new/" ./cmd/ipkeeper-nodesim ./hack/local-cluster)
+say "building ipkeeper, ipkeeper-nodesim and local-cluster"
+bins=(ipkeeper-nodesim local-cluster ipkeeper-agent ipkeeper-controller spiderpool)
+mkdir -p "$state/bin" "$state/bin.new" "$state/bin/cni"
+(cd "$root" && go build -o "$state/bin.new/" ./cmd/ipkeeper-nodesim ./hack/local-cluster ./cmd/ipkeeper-agent ./cmd/ipkeeper-controller ./cmd/spiderpool)
 # Rename over the old binaries: running ones cannot be overwritten in place.
-mv -f "$state/bin.new/ipkeeper-nodesim" "$state/bin.new/local-cluster" "$state/bin/"
+for b in "${bins[@]}"; do mv -f "$state/bin.new/$b" "$state/bin/"; done
+mv -f "$state/bin/spiderpool" "$state/bin/cni/spiderpool"
 rmdir "$state/bin.new"
 
 say "starting the cluster"
 exec "$state/bin/local-cluster" up \
 	--state-dir "$state" \
 	--nodes "${NODES:-2}" \
-	--ipam "${IPAM:-host-local}" \
+	--ipam "${IPAM:-spiderpool}" \
+	--agent "$state/bin/ipkeeper-agent" \
+	--controller "$state/bin/ipkeeper-controller" \
+	--plugin-dir "$state/bin/cni" \
 	--k8s-bin-dir "$k8s_bin" \
 	--nodesim "$state/bin/ipkeeper-nodesim" \
 	--crd-dir "$root/config/crd/bases"

@@ -1,0 +1,129 @@
+package localcluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// IpkeeperNetworkName is the name of the default network in IPAM=spiderpool.
+const IpkeeperNetworkName = "macvlan-ipkeeper"
+
+// DefaultPool is the pool with spec.default=true that IPAM=spiderpool
+// creates, so that a pod naming no pool gets an address. It stays clear of
+// the nodes' own addresses (10.6.0.x), the host-local ranges (10.6.200+.x)
+// and the seeds' pools (10.6.168.x).
+const DefaultPool = `apiVersion: spiderpool.spidernet.io/v2beta1
+kind: SpiderIPPool
+metadata:
+  name: default-v4
+spec:
+  subnet: 10.6.0.0/16
+  ips:
+  - 10.6.10.1-10.6.19.254
+  default: true
+`
+
+// Ipkeeper describes the ipkeeper binaries of IPAM=spiderpool.
+type Ipkeeper struct {
+	// Agent and Controller are the ipkeeper-agent and ipkeeper-controller binaries.
+	Agent, Controller string
+	// PluginDir holds the spiderpool CNI plugin.
+	PluginDir string
+}
+
+// Apply makes cfg run ipkeeper: the nodes' default network is macvlan on
+// ens192 with the spiderpool IPAM, one agent per node (its socket in the
+// node's /run/spidernet, metrics on a free port), and the controller with its
+// webhooks on a free port of 127.0.0.1.
+func (ik Ipkeeper) Apply(cfg *Config) error {
+	ports, err := freePorts(3 + maxNodes)
+	if err != nil {
+		return err
+	}
+	kubeconfig := "KUBECONFIG=" + KubeconfigPath(cfg.StateDir)
+	cfg.DefaultNetwork = ipkeeperNetwork
+	cfg.CNIBinDirs = append([]string{ik.PluginDir}, cfg.CNIBinDirs...)
+	if len(cfg.CNIBinDirs) == 1 {
+		cfg.CNIBinDirs = append(cfg.CNIBinDirs, defaultCNIBins)
+	}
+	webhook := ports[0]
+	cfg.ClusterProcesses = append(cfg.ClusterProcesses, Process{
+		Name: "ipkeeper-controller",
+		Argv: []string{ik.Controller,
+			"--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", webhook), "--webhook-port", fmt.Sprint(webhook),
+			"--webhook-bind-host", "127.0.0.1",
+			"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1]),
+			"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2])},
+		Env: []string{kubeconfig},
+	})
+	cfg.NodeProcesses = func(n Node) []Process {
+		return []Process{{
+			Name: "ipkeeper-agent-" + n.Name,
+			Argv: []string{ik.Agent, "--node-name", n.Name,
+				"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[3+n.Index-1]),
+				"--health-probe-bind-address", "0"},
+			Env: []string{kubeconfig},
+		}}
+	}
+	return nil
+}
+
+// AgentMetricsAddress returns where the agent of node serves /metrics.
+func (c *Cluster) AgentMetricsAddress(node string) (string, error) {
+	if c.cfg.NodeProcesses == nil {
+		return "", fmt.Errorf("cluster runs no agents")
+	}
+	for _, p := range c.cfg.NodeProcesses(mustNode(c, node)) {
+		for i, a := range p.Argv {
+			if a == "--metrics-bind-address" && i+1 < len(p.Argv) {
+				return p.Argv[i+1], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no agent on node %s", node)
+}
+
+func mustNode(c *Cluster, name string) Node {
+	n, _ := c.node(name)
+	return n
+}
+
+func ipkeeperNetwork(Node) ([]byte, error) {
+	conf := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       IpkeeperNetworkName,
+		"plugins": []any{map[string]any{
+			"type": "macvlan", "master": UnderlayInterface, "mode": "bridge",
+			"ipam": map[string]any{"type": "spiderpool"},
+		}},
+	}
+	data, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode conflist: %w", err)
+	}
+	return data, nil
+}
+
+// CreateDefaultPool applies DefaultPool once the controller's webhooks
+// answer (they default and validate every pool).
+func (c *Cluster) CreateDefaultPool(ctx context.Context) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		cmd := exec.CommandContext(ctx, c.Kubectl(), "--kubeconfig", c.Kubeconfig(), "apply", "-f", "-")
+		cmd.Stdin = strings.NewReader(DefaultPool)
+		out, err := cmd.CombinedOutput()
+		last = strings.TrimSpace(string(out))
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("create the default pool (see %s): %s", filepath.Join(c.logDir(), "ipkeeper-controller.log"), last)
+	}
+	return nil
+}
