@@ -1,0 +1,135 @@
+package gc
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/internal/ipam"
+)
+
+// Config is what a decision depends on besides the objects themselves.
+type Config struct {
+	// EnableStatefulSet keeps a StatefulSet pod's address across restarts;
+	// when off, StatefulSet pods are treated as stateless.
+	EnableStatefulSet bool
+	// TerminatingMargin is how long a terminating pod keeps its address past
+	// its deletion deadline (a pod stuck on a NotReady node, say).
+	TerminatingMargin time.Duration
+}
+
+// Reasons a claim is released; the values label ipkeeper_gc_released_total.
+const (
+	ReasonPodGone             = "pod_gone"
+	ReasonPodReplaced         = "pod_replaced"
+	ReasonPodCompleted        = "pod_completed"
+	ReasonPodTerminated       = "pod_terminated"
+	ReasonStatefulSetGone     = "statefulset_gone"
+	ReasonStatefulSetReplaced = "statefulset_replaced"
+	ReasonStatefulSetDeleting = "statefulset_deleting"
+	ReasonScaledDown          = "scaled_down"
+	ReasonNoOrdinal           = "no_ordinal"
+)
+
+// Reasons a claim is kept.
+const (
+	KeepPodAlive       = "pod_alive"
+	KeepPodTerminating = "pod_terminating"
+	KeepOrdinal        = "statefulset_ordinal"
+	KeepRetained       = "retained_on_scale_down"
+)
+
+const kindStatefulSet = "StatefulSet"
+
+// Decide says whether claim is to be released, given its holder pod and, for
+// a StatefulSet claim, the StatefulSet (nil when absent), at time now. A kept
+// claim may come with the time after which to decide again (a terminating pod
+// within its margin); reason says why in either case.
+//
+// A StatefulSet claim is kept while the StatefulSet still has its ordinal,
+// even when the pod is absent or another incarnation: that pod is restarting.
+// Once the ordinal is gone, or for any other claim, the claim is released when
+// its holder incarnation is gone: no pod, a pod with another UID, a
+// Succeeded/Failed pod, or a pod terminating past its deadline plus the margin.
+func Decide(claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *appsv1.StatefulSet, now time.Time, cfg Config) (release bool, reason string, requeueAfter time.Duration) {
+	if !cfg.EnableStatefulSet || claim.Spec.Owner.Kind != kindStatefulSet {
+		return holderGone(claim, pod, now, cfg.TerminatingMargin)
+	}
+	slotReason, kept := ordinalSlot(claim, sts)
+	if kept {
+		return false, slotReason, 0
+	}
+	if gone, why, after := holderGone(claim, pod, now, cfg.TerminatingMargin); !gone {
+		return false, why, after
+	}
+	return true, slotReason, 0
+}
+
+// holderGone says whether the pod incarnation named by the claim is gone.
+func holderGone(claim *v1alpha1.IPClaim, pod *corev1.Pod, now time.Time, margin time.Duration) (bool, string, time.Duration) {
+	switch {
+	case pod == nil:
+		return true, ReasonPodGone, 0
+	case claim.Spec.Holder.UID != "" && pod.UID != claim.Spec.Holder.UID:
+		return true, ReasonPodReplaced, 0
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		return true, ReasonPodCompleted, 0
+	case pod.DeletionTimestamp != nil:
+		// The API server sets deletionTimestamp to the time of the delete
+		// request plus the grace period: it already is the pod's deadline.
+		deadline := pod.DeletionTimestamp.Add(margin)
+		if now.Before(deadline) {
+			return false, KeepPodTerminating, deadline.Sub(now)
+		}
+		return true, ReasonPodTerminated, 0
+	}
+	return false, KeepPodAlive, 0
+}
+
+// ordinalSlot says whether the StatefulSet still has the claim's ordinal
+// (kept), and else why not.
+func ordinalSlot(claim *v1alpha1.IPClaim, sts *appsv1.StatefulSet) (string, bool) {
+	switch {
+	case sts == nil:
+		return ReasonStatefulSetGone, false
+	case claim.Spec.Owner.UID != "" && sts.UID != claim.Spec.Owner.UID:
+		return ReasonStatefulSetReplaced, false
+	case sts.DeletionTimestamp != nil:
+		return ReasonStatefulSetDeleting, false
+	case sts.Annotations[ipam.AnnoRetainOnScaleDown] == "true":
+		return KeepRetained, true
+	}
+	ord, ok := ordinal(claim, sts.Name)
+	if !ok {
+		// Not a pod of this StatefulSet's naming: only the pod's life counts.
+		return ReasonNoOrdinal, false
+	}
+	start, replicas := int64(0), int64(1)
+	if sts.Spec.Ordinals != nil {
+		start = int64(sts.Spec.Ordinals.Start)
+	}
+	if sts.Spec.Replicas != nil {
+		replicas = int64(*sts.Spec.Replicas)
+	}
+	if ord < start || ord >= start+replicas {
+		return ReasonScaledDown, false
+	}
+	return KeepOrdinal, true
+}
+
+// ordinal is spec.ordinal, else the n of a holder named "<statefulset>-<n>".
+func ordinal(claim *v1alpha1.IPClaim, sts string) (int64, bool) {
+	if claim.Spec.Ordinal != nil {
+		return int64(*claim.Spec.Ordinal), true
+	}
+	rest, ok := strings.CutPrefix(claim.Spec.Holder.Name, sts+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 32)
+	return n, err == nil && n >= 0
+}
