@@ -213,6 +213,12 @@ func TestStatefulSetPodKeepsItsAddressAcrossRestarts(t *testing.T) {
 	if _, ok := holders[strings.TrimSuffix(addresses[1], "/16")]; ok || len(holders) != 1 {
 		t.Fatalf("claims after scale-down: %v; want only ordinal 0's", holders)
 	}
+	if _, ok := s.endpoints[types.NamespacedName{Namespace: "default", Name: "db-1"}]; ok {
+		t.Fatal("the endpoint of scaled-down ordinal 1 is left")
+	}
+	if _, ok := s.endpoints[types.NamespacedName{Namespace: "default", Name: "db-0"}]; !ok {
+		t.Fatal("the endpoint of ordinal 0 is gone")
+	}
 }
 
 func TestOrdinalIPs(t *testing.T) {
@@ -401,5 +407,17 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 	}
 	if len(holders) != 2 {
 		t.Fatalf("claims left %v, want kept's and the StatefulSet pod's", holders)
+	}
+}
+
+func TestUnknownPoolFailsWithTheReason(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("x", map[string]string{AnnoPool: `{"ipv4":["no-such-pool"]}`})
+	c.addPod(pod)
+	_, err := a.Add(t.Context(), addReq(pod, "x"))
+	var ae *AllocationError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "no-such-pool: no such SpiderIPPool") {
+		t.Fatalf("err = %v, want an AllocationError naming the missing pool", err)
 	}
 }

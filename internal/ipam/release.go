@@ -36,6 +36,14 @@ func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
 		}
 		if err := a.release(ctx, c); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		// A stateless pod's endpoint goes with the pod (ownerRef); a
+		// StatefulSet pod's has no owner and goes with its last claim.
+		if c.Spec.Owner.Kind == "StatefulSet" && len(a.index.ClaimsOf(key)) == 0 {
+			if err := a.store.DeleteEndpoint(ctx, key); err != nil {
+				errs = append(errs, fmt.Errorf("delete endpoint of %s: %w", key, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

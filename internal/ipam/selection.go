@@ -48,6 +48,8 @@ type Selection struct {
 	// Rejected lists the named pools that were filtered out.
 	Rejected     []Rejection
 	CleanGateway bool
+	// named lists the families the deciding rule names pools for.
+	named []int
 }
 
 // ErrNoRule means no rule named any pool for the interface.
@@ -70,6 +72,9 @@ func Select(in SelectInput) (*Selection, error) {
 		byName[p.Name] = p
 	}
 	for _, family := range []int{4, 6} {
+		if len(names[family]) > 0 {
+			sel.named = append(sel.named, family)
+		}
 		for _, name := range expand(names[family], in.Pools) {
 			p, ok := byName[name]
 			if !ok {
@@ -89,16 +94,9 @@ func Select(in SelectInput) (*Selection, error) {
 	return sel, nil
 }
 
-// Families lists the families the selection names pools for, in order 4, 6.
-func (s *Selection) Families() []int {
-	var fs []int
-	for _, f := range []int{4, 6} {
-		if len(s.Pools[f]) > 0 {
-			fs = append(fs, f)
-		}
-	}
-	return fs
-}
+// Families lists the families the deciding rule names pools for, in order
+// 4, 6: the pod gets one address of each, or an error naming why not.
+func (s *Selection) Families() []int { return s.named }
 
 // Describe names every pool considered and why it cannot serve, for errors.
 func (s *Selection) Describe() string {

@@ -180,3 +180,16 @@ func TestNetworkOf(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectNamesFamiliesEvenWhenEveryPoolIsFilteredOut(t *testing.T) {
+	sel, err := Select(SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["missing"]}`}), IfName: "eth0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int{4}, sel.Families()); diff != "" {
+		t.Fatalf("families (-want +got):\n%s", diff)
+	}
+	if len(sel.Pools[4]) != 0 || !strings.Contains(sel.Describe(), "missing: no such SpiderIPPool") {
+		t.Fatalf("pools %v, rejections %q", sel.Pools[4], sel.Describe())
+	}
+}

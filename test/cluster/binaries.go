@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster"
 )
 
 type binarySet struct {
@@ -85,4 +87,24 @@ func buildNodesim(root, dir string) (string, error) {
 		return "", fmt.Errorf("build ipkeeper-nodesim: %w: %s", err, stderr.String())
 	}
 	return bin, nil
+}
+
+// buildIpkeeper builds the agent, the controller and the spiderpool plugin
+// into dir/bin.
+func buildIpkeeper(root, dir string) (localcluster.Ipkeeper, error) {
+	bin := filepath.Join(dir, "bin")
+	ik := localcluster.Ipkeeper{
+		Agent: filepath.Join(bin, "ipkeeper-agent"), Controller: filepath.Join(bin, "ipkeeper-controller"),
+		PluginDir: filepath.Join(bin, "cni"),
+	}
+	for out, pkg := range map[string]string{ik.Agent: "./cmd/ipkeeper-agent", ik.Controller: "./cmd/ipkeeper-controller", filepath.Join(ik.PluginDir, "spiderpool"): "./cmd/spiderpool"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return ik, fmt.Errorf("build %s: %w: %s", pkg, err, stderr.String())
+		}
+	}
+	return ik, nil
 }

@@ -32,6 +32,9 @@ type Options struct {
 	Nodes int
 	// Fresh always starts a new cluster, even when KUBECONFIG names one.
 	Fresh bool
+	// Ipkeeper runs ipkeeper as the nodes' IPAM (IPAM=spiderpool of make
+	// up): an agent per node, the controller, and the default pool.
+	Ipkeeper bool
 	// Configure adjusts the configuration of a fresh cluster (IPAM mode,
 	// extra per-node processes …) before it starts.
 	Configure func(*localcluster.Config)
@@ -157,6 +160,9 @@ func startFresh(opts Options, logf func(string, ...any)) (*Env, func() error, er
 	if c != nil {
 		stop = func() error { return teardown(c, cfg.StateDir) }
 	}
+	if upErr == nil && opts.Ipkeeper {
+		upErr = c.CreateDefaultPool(ctx)
+	}
 	if upErr != nil {
 		return nil, stop, upErr
 	}
@@ -193,6 +199,15 @@ func freshConfig(opts Options, logf func(string, ...any)) (localcluster.Config, 
 		NodesimPath: bins.nodesim,
 		CRDDirs:     []string{filepath.Join(bins.root, "config", "crd", "bases")},
 		Progress:    func(line string) { logf("local cluster: %s", line) },
+	}
+	if opts.Ipkeeper {
+		ik, err := buildIpkeeper(bins.root, state)
+		if err != nil {
+			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
+		}
+		if err := ik.Apply(&cfg); err != nil {
+			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
+		}
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)

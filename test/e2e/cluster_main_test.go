@@ -11,6 +11,6 @@ import (
 
 // localCluster is the package's two-node cluster: a fresh one, or the one
 // named by KUBECONFIG when its current context is ipkeeper-local.
-var localCluster = cluster.NewShared(cluster.Options{Nodes: 2})
+var localCluster = cluster.NewShared(cluster.Options{Nodes: 2, Ipkeeper: true})
 
 func TestMain(m *testing.M) { os.Exit(localCluster.Main(m)) }
