@@ -17,6 +17,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -24,20 +25,31 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 )
 
-var controllerOnce struct {
-	sync.Once
-	err error
+// TestIntegrationController runs an ipkeeper-controller process, with its
+// webhooks registered at a free port on 127.0.0.1, for the subtests, and
+// removes it and its webhook configurations afterwards so that other tests
+// of the package see a cluster without webhooks.
+func TestIntegrationController(t *testing.T) {
+	if err := startController(); err != nil {
+		t.Fatalf("start controller: %v", err)
+	}
+	t.Cleanup(stopController)
+	t.Run("WebhookRegistration", testWebhookRegistration)
+	t.Run("PoolWebhook", testPoolWebhook)
+	t.Run("AddressInUseCannotBeRemoved", testAddressInUseCannotBeRemoved)
+	t.Run("ReservedIPAndMultusConfigWebhooks", testReservedIPAndMultusConfigWebhooks)
+	t.Run("PoolStatusAfterABurst", testPoolStatusAfterABurst)
 }
 
-// ensureController starts one ipkeeper-controller process for the package,
-// with its webhooks registered at a free port on 127.0.0.1, and waits until
-// the API server calls them.
-func ensureController(t *testing.T) {
-	t.Helper()
-	controllerOnce.Do(func() { controllerOnce.err = startController() })
-	if controllerOnce.err != nil {
-		t.Fatalf("start controller: %v", controllerOnce.err)
+func stopController() {
+	if env.controller != nil {
+		_ = env.controller.Process.Kill()
+		_, _ = env.controller.Process.Wait()
+		env.controller = nil
 	}
+	ctx := context.Background()
+	_ = env.client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
+	_ = env.client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
 }
 
 func startController() error {
@@ -77,8 +89,7 @@ func startController() error {
 	return fmt.Errorf("webhooks never answered on port %d", port)
 }
 
-func TestIntegrationWebhookRegistration(t *testing.T) {
-	ensureController(t)
+func testWebhookRegistration(t *testing.T) {
 	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
 	if err := env.client.Get(t.Context(), client.ObjectKey{Name: "ipkeeper"}, &vwc); err != nil {
 		t.Fatal(err)
@@ -102,8 +113,7 @@ func refused(t *testing.T, err error, want ...string) {
 	}
 }
 
-func TestIntegrationPoolWebhook(t *testing.T) {
-	ensureController(t)
+func testPoolWebhook(t *testing.T) {
 	ctx := t.Context()
 	base := ipPool("wh-base", "10.30.0.0/16", "10.30.1.1-10.30.1.10")
 	base.Spec.Gateway = ptr.To("10.30.0.1")
@@ -160,8 +170,7 @@ func TestIntegrationPoolWebhook(t *testing.T) {
 	})
 }
 
-func TestIntegrationAddressInUseCannotBeRemoved(t *testing.T) {
-	ensureController(t)
+func testAddressInUseCannotBeRemoved(t *testing.T) {
 	ctx := t.Context()
 	const ns = "wh-inuse"
 	namespace(t, ns)
@@ -185,11 +194,14 @@ func TestIntegrationAddressInUseCannotBeRemoved(t *testing.T) {
 		}
 		return strings.Contains(err.Error(), "in use by pod "+ns+"/"+pod.Name), nil
 	})
-	if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec.IPs = []string{"10.37.0.1-10.37.0.4"}
-	if err := env.client.Update(ctx, p); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p); err != nil {
+			return err
+		}
+		p.Spec.IPs = []string{"10.37.0.1-10.37.0.4"}
+		return env.client.Update(ctx, p)
+	})
+	if err != nil {
 		t.Fatalf("removing only free addresses: %v", err)
 	}
 	// Deleting the pool waits for the claim: the finalizer holds it.
@@ -209,8 +221,7 @@ func TestIntegrationAddressInUseCannotBeRemoved(t *testing.T) {
 	})
 }
 
-func TestIntegrationReservedIPAndMultusConfigWebhooks(t *testing.T) {
-	ensureController(t)
+func testReservedIPAndMultusConfigWebhooks(t *testing.T) {
 	ctx := t.Context()
 	bad := &v2beta1.SpiderReservedIP{ObjectMeta: metav1.ObjectMeta{Name: "wh-sr"}, Spec: v2beta1.SpiderReservedIPSpec{IPs: []string{"10.6.168.131", "fd00::1"}}}
 	refused(t, env.client.Create(ctx, bad), "spec.ips[1]", "fd00::1", "IPv4")
@@ -226,8 +237,7 @@ func TestIntegrationReservedIPAndMultusConfigWebhooks(t *testing.T) {
 	refused(t, env.client.Create(ctx, smc), "spec.customCNI")
 }
 
-func TestIntegrationPoolStatusAfterABurst(t *testing.T) {
-	ensureController(t)
+func testPoolStatusAfterABurst(t *testing.T) {
 	const ns, pool = "status-burst", "status-burst"
 	namespace(t, ns)
 	mustCreate(t, ipPool(pool, "10.38.0.0/16", "10.38.0.1-10.38.1.244")) // 500 addresses

@@ -89,12 +89,7 @@ func run(m *testing.M) (int, error) {
 	if env.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return 0, err
 	}
-	code := m.Run()
-	if env.controller != nil {
-		_ = env.controller.Process.Kill()
-		_, _ = env.controller.Process.Wait()
-	}
-	return code, nil
+	return m.Run(), nil
 }
 
 func repoRoot() (string, error) {
