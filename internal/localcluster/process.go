@@ -35,10 +35,11 @@ type ProcessInfo struct {
 	Log   string   `json:"log"`
 }
 
-// Alive reports whether the recorded process still runs (same pid, same start).
+// Alive reports whether the recorded process still runs (same pid, same
+// start). A zombie has exited: it only waits for its parent to reap it.
 func (p ProcessInfo) Alive() bool {
 	start, err := processStart(p.PID)
-	return err == nil && start == p.Start
+	return err == nil && start == p.Start && !isZombie(p.PID)
 }
 
 // spawn starts argv detached from the caller (own session, output to a log
