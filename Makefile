@@ -60,7 +60,7 @@ test-unit: ## Unit tests (pure logic, seconds).
 
 .PHONY: test-integration
 test-integration: ## Integration tests against a real kube-apiserver and etcd.
-	go test -count=1 -tags integration -run Integration ./...
+	go test -count=1 -timeout 20m -tags integration -run Integration ./...
 
 .PHONY: test-e2e
 test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces).

@@ -29,7 +29,9 @@ func AddIndexes(ctx context.Context, idx Indexer) error {
 	indexes := map[string]func(c *v1alpha1.IPClaim) string{
 		IndexClaimPool:   func(c *v1alpha1.IPClaim) string { return c.Spec.Pool },
 		IndexClaimHolder: func(c *v1alpha1.IPClaim) string { return HolderKey(c.Spec.Holder.Namespace, c.Spec.Holder.Name) },
-		IndexClaimOwner:  func(c *v1alpha1.IPClaim) string { return OwnerKey(c.Spec.Holder.Namespace, c.Spec.Owner.Kind, c.Spec.Owner.Name) },
+		IndexClaimOwner: func(c *v1alpha1.IPClaim) string {
+			return OwnerKey(c.Spec.Holder.Namespace, c.Spec.Owner.Kind, c.Spec.Owner.Name)
+		},
 	}
 	for field, key := range indexes {
 		err := idx.IndexField(ctx, &v1alpha1.IPClaim{}, field, func(o client.Object) []string {

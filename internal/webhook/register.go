@@ -61,10 +61,14 @@ func (r *Registrar) Apply(ctx context.Context, caBundle []byte) error {
 			TimeoutSeconds: ptr.To[int32](10), ReinvocationPolicy: ptr.To(admissionregistrationv1.NeverReinvocationPolicy),
 		})
 	}
-	if err := r.apply(ctx, validating, func(cur client.Object) { cur.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks = validating.Webhooks }); err != nil {
+	if err := r.apply(ctx, validating, func(cur client.Object) {
+		cur.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks = validating.Webhooks
+	}); err != nil {
 		return err
 	}
-	return r.apply(ctx, mutating, func(cur client.Object) { cur.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks = mutating.Webhooks })
+	return r.apply(ctx, mutating, func(cur client.Object) {
+		cur.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks = mutating.Webhooks
+	})
 }
 
 func (r *Registrar) apply(ctx context.Context, want client.Object, set func(client.Object)) error {

@@ -8,7 +8,6 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 )
 
-
 // Setup registers every webhook with the manager's webhook server.
 func Setup(mgr ctrl.Manager, smc *MultusConfigs) error {
 	reader := mgr.GetClient()

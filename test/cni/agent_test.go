@@ -73,7 +73,7 @@ func startAgent(t *testing.T, n *node, socketPath string) (stop func()) {
 		select {
 		case <-done:
 			logTail(t, logPath)
-			return false, fmt.Errorf("agent exited: %v", exitErr)
+			return false, fmt.Errorf("agent exited: %w", exitErr)
 		default:
 		}
 		return client.Ready(ctx) == nil, nil

@@ -94,12 +94,6 @@ func deleteAllPods(t *testing.T, env *cluster.Env, ns, selector string) {
 	env.RunKubectl(t, "delete", "pod", "-n", ns, "-l", selector, "--wait=false")
 }
 
-// poolCounts returns ALLOCATED-IP-COUNT and TOTAL-IP-COUNT of a pool.
-func poolCounts(t *testing.T, env *cluster.Env, pool string) string {
-	t.Helper()
-	return strings.TrimSpace(env.RunKubectl(t, "get", "sp", pool, "-o", "jsonpath={.status.allocatedIPCount}/{.status.totalIPCount}"))
-}
-
 func waitPoolCounts(t *testing.T, env *cluster.Env, pool, want string) {
 	t.Helper()
 	env.WaitFor(t, 30*time.Second, "pool "+pool+" counts "+want, func(ctx context.Context) (bool, error) {
