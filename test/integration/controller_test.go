@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -30,10 +32,8 @@ import (
 // removes it and its webhook configurations afterwards so that other tests
 // of the package see a cluster without webhooks.
 func TestIntegrationController(t *testing.T) {
-	if err := startController(); err != nil {
-		t.Fatalf("start controller: %v", err)
-	}
-	t.Cleanup(stopController)
+	startController(t)
+	waitWebhooks(t)
 	t.Run("WebhookRegistration", testWebhookRegistration)
 	t.Run("PoolWebhook", testPoolWebhook)
 	t.Run("AddressInUseCannotBeRemoved", testAddressInUseCannotBeRemoved)
@@ -41,27 +41,54 @@ func TestIntegrationController(t *testing.T) {
 	t.Run("PoolStatusAfterABurst", testPoolStatusAfterABurst)
 }
 
-func stopController() {
-	if env.controller != nil {
-		_ = env.controller.Process.Kill()
-		_, _ = env.controller.Process.Wait()
-		env.controller = nil
-	}
-	ctx := context.Background()
-	_ = env.client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
-	_ = env.client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
+// Two replicas: one leads (Lease kube-system/ipkeeper-controller); when it
+// dies the other takes over and reconciles.
+func TestIntegrationControllerLeaderElection(t *testing.T) {
+	first := startController(t)
+	holder := waitLeaseHolder(t, "")
+	startController(t)
+	waitWebhooks(t)
+	_ = first.Process.Kill()
+	_, _ = first.Process.Wait()
+	waitLeaseHolder(t, holder)
+	mustCreate(t, ipPool("leader-pool", "10.39.0.0/16", "10.39.0.1-10.39.0.4"))
+	poll(t, 30*time.Second, "the new leader to write the pool's status", func(ctx context.Context) (bool, error) {
+		p := &v2beta1.SpiderIPPool{}
+		err := env.client.Get(ctx, client.ObjectKey{Name: "leader-pool"}, p)
+		return err == nil && ptr.Deref(p.Status.TotalIPCount, 0) == 4, client.IgnoreNotFound(err)
+	})
 }
 
-func startController() error {
+// waitLeaseHolder waits until the controller's Lease has a holder other than
+// not, and returns it.
+func waitLeaseHolder(t *testing.T, not string) string {
+	t.Helper()
+	var holder string
+	poll(t, 90*time.Second, "a leader other than "+strconv.Quote(not), func(ctx context.Context) (bool, error) {
+		lease := &coordinationv1.Lease{}
+		err := env.client.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "ipkeeper-controller"}, lease)
+		if err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		holder = ptr.Deref(lease.Spec.HolderIdentity, "")
+		return holder != "" && holder != not, nil
+	})
+	return holder
+}
+
+// startController starts an ipkeeper-controller process; it and the webhook
+// configurations go when the test ends.
+func startController(t *testing.T) *exec.Cmd {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	bin := filepath.Join(filepath.Dir(env.agentBin), "ipkeeper-controller")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ipkeeper-controller").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %w: %s", err, out)
+		t.Fatalf("build controller: %v: %s", err, out)
 	}
 	cmd := exec.Command(bin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
 		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
@@ -69,24 +96,30 @@ func startController() error {
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+env.kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return err
+		t.Fatalf("start controller: %v", err)
 	}
-	env.controller = cmd
-	// The webhooks are live once a pool that must be refused is refused.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		ctx := context.Background()
+		_ = env.client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
+		_ = env.client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
+	})
+	return cmd
+}
+
+// waitWebhooks waits until the API server calls the webhooks: a pool that
+// only the webhook refuses is refused.
+func waitWebhooks(t *testing.T) {
+	t.Helper()
+	poll(t, 60*time.Second, "the webhooks to answer", func(ctx context.Context) (bool, error) {
 		probe := ipPool("webhook-probe", "10.250.0.1/16")
 		err := env.client.Create(ctx, probe)
 		if err == nil {
 			_ = env.client.Delete(ctx, probe)
 		}
-		if err != nil && strings.Contains(err.Error(), "host bits are set") {
-			return nil
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("webhooks never answered on port %d", port)
+		return err != nil && strings.Contains(err.Error(), "host bits are set"), nil
+	})
 }
 
 func testWebhookRegistration(t *testing.T) {

@@ -28,8 +28,6 @@ var env struct {
 	kubeconfig string
 	agentBin   string
 	client     client.Client
-	// controller is the ipkeeper-controller process, once a test started it.
-	controller *exec.Cmd
 }
 
 func TestMain(m *testing.M) {
