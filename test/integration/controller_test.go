@@ -36,6 +36,7 @@ func TestIntegrationController(t *testing.T) {
 	waitWebhooks(t)
 	t.Run("WebhookRegistration", testWebhookRegistration)
 	t.Run("PoolWebhook", testPoolWebhook)
+	t.Run("SubnetWebhook", testSubnetWebhook)
 	t.Run("AddressInUseCannotBeRemoved", testAddressInUseCannotBeRemoved)
 	t.Run("ReservedIPAndMultusConfigWebhooks", testReservedIPAndMultusConfigWebhooks)
 	t.Run("PoolStatusAfterABurst", testPoolStatusAfterABurst)
@@ -203,6 +204,30 @@ func testPoolWebhook(t *testing.T) {
 	})
 }
 
+func testSubnetWebhook(t *testing.T) {
+	ctx := t.Context()
+	subnet := func(name, cidr string, ips ...string) *v2beta1.SpiderSubnet {
+		return &v2beta1.SpiderSubnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v2beta1.SpiderSubnetSpec{Subnet: cidr, IPs: ips}}
+	}
+	mustCreate(t, subnet("wh-subnet", "10.40.0.0/16", "10.40.1.0-10.40.1.255"))
+	refused(t, env.client.Create(ctx, subnet("wh-subnet-overlap", "10.40.128.0/17", "10.40.128.1")), "spec.subnet", "overlaps SpiderSubnet wh-subnet")
+	refused(t, env.client.Create(ctx, subnet("wh-subnet-outside", "10.41.0.0/16", "10.42.0.1")), "spec.ips[0]", "10.42.0.1")
+	refused(t, env.client.Create(ctx, ipPool("wh-outside-owner", "10.40.0.0/16", "10.40.2.1")), "spec.ips", "10.40.2.1", "outside SpiderSubnet wh-subnet")
+	mustCreate(t, ipPool("wh-inside-owner", "10.40.0.0/16", "10.40.1.10-10.40.1.20"))
+	s := &v2beta1.SpiderSubnet{}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-subnet"}, s); err != nil {
+			return err
+		}
+		s.Spec.IPs = []string{"10.40.1.0-10.40.1.15"}
+		return env.client.Update(ctx, s)
+	})
+	refused(t, err, "pool wh-inside-owner holds 10.40.1.16-10.40.1.20")
+	if s.Spec.IPVersion == nil || *s.Spec.IPVersion != 4 {
+		t.Errorf("subnet ipVersion = %v, want 4 defaulted", s.Spec.IPVersion)
+	}
+}
+
 func testAddressInUseCannotBeRemoved(t *testing.T) {
 	ctx := t.Context()
 	const ns = "wh-inuse"
@@ -297,7 +322,7 @@ func testPoolStatusAfterABurst(t *testing.T) {
 	}
 	wg.Wait()
 	got := &v2beta1.SpiderIPPool{}
-	poll(t, 10*time.Second, "pool status 300/500", func(ctx context.Context) (bool, error) {
+	poll(t, 3*time.Second, "pool status 300/500", func(ctx context.Context) (bool, error) {
 		if err := env.client.Get(ctx, client.ObjectKey{Name: pool}, got); err != nil {
 			return false, err
 		}
