@@ -76,6 +76,14 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 bench-core: ## Benchmarks of the pure address core.
 	go test -run '^$$' -bench . -benchmem ./internal/ipnet/
 
+.PHONY: bench
+bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local (root; several minutes).
+	go run ./hack/bench -nodes 10 -deployments 100 -replicas 10
+
+.PHONY: bench-quick
+bench-quick: ## The scale run with 2 nodes and 10 x 10 pods (root; about a minute).
+	go run ./hack/bench -nodes 2 -deployments 10 -replicas 10
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is what one invocation measures.
+type config struct {
+	nodes, deployments, replicas int
+	modes                        []string // modeIpkeeper, modeHostLocal, in this order
+	phaseTimeout                 time.Duration
+	progressEvery                time.Duration
+	out                          string // results directory; empty writes nothing
+	k8sBinDir                    string // empty: hack/build-k8s.sh
+	workDir                      string // state dirs and binaries; empty: a temp dir
+	keepLogs                     bool   // keep the clusters' logs even when all went well
+	args                         []string
+}
+
+func (c config) pods() int { return c.deployments * c.replicas }
+
+func parseFlags(args []string) (config, error) {
+	cfg := config{args: args}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.IntVar(&cfg.nodes, "nodes", 10, "simulated nodes")
+	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
+	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
+	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")
+	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 10*time.Minute, "limit of each phase")
+	fs.DurationVar(&cfg.progressEvery, "progress", 5*time.Second, "interval of the progress lines")
+	fs.StringVar(&cfg.out, "out", "bench/results", "directory of latest.json and the dated copy; empty writes nothing")
+	fs.StringVar(&cfg.k8sBinDir, "k8s-bin-dir", os.Getenv("IPKEEPER_K8S_BIN_DIR"), "Kubernetes binaries; empty runs hack/build-k8s.sh")
+	fs.StringVar(&cfg.workDir, "work-dir", "", "directory for binaries, state and logs; empty uses a temporary one, removed at the end")
+	fs.BoolVar(&cfg.keepLogs, "keep-logs", false, "keep the clusters' logs (they are always kept after a failure)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg.modes = strings.Split(*modes, ",")
+	return cfg, cfg.validate()
+}
+
+// maxPods keeps the pool inside 10.6.100.1–10.6.199.254, clear of the
+// host-local ranges (10.6.200+N.0/24).
+const maxPods = 100 * 256
+
+func (c config) validate() error {
+	switch {
+	case c.nodes < 1:
+		return errors.New("-nodes must be at least 1")
+	case c.deployments < 1 || c.replicas < 1:
+		return errors.New("-deployments and -replicas must be at least 1")
+	case c.pods() > maxPods:
+		return fmt.Errorf("%d pods do not fit the bench pool (at most %d)", c.pods(), maxPods)
+	case c.pods() > c.nodes*hostLocalPerNode:
+		return fmt.Errorf("%d pods do not fit %d nodes' host-local ranges (%d each)", c.pods(), c.nodes, hostLocalPerNode)
+	}
+	for _, m := range c.modes {
+		if m != modeIpkeeper && m != modeHostLocal {
+			return fmt.Errorf("unknown mode %q (supported: %s, %s)", m, modeIpkeeper, modeHostLocal)
+		}
+	}
+	return nil
+}
+
+// hostLocalPerNode is half a node's host-local /24, so that during
+// re-create the old and the new pods of a node both fit.
+const hostLocalPerNode = 254 / 2

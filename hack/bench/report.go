@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Targets of issue 6.
+const maxRatio = 1.3
+
+// report is bench/results/latest.json.
+type report struct {
+	Machine     string      `json:"machine"`
+	Nodes       int         `json:"nodes"`
+	Pods        int         `json:"pods"`
+	Deployments int         `json:"deployments"`
+	Replicas    int         `json:"replicas"`
+	Ipkeeper    *modeResult `json:"ipkeeper,omitempty"`
+	HostLocal   *modeResult `json:"host_local,omitempty"`
+	// Duplicates counts addresses held by two pods, over every check.
+	Duplicates int `json:"duplicates"`
+	// Ratios are ipkeeper's phase times over host-local's.
+	Ratios  map[string]float64 `json:"ratios,omitempty"`
+	Targets map[string]bool    `json:"targets_met,omitempty"`
+	// LoadAverage is the machine's 1-minute load before the run (other
+	// tenants make the numbers noisy).
+	LoadAverage string   `json:"load_average_before"`
+	Go          string   `json:"go"`
+	Kubernetes  string   `json:"kubernetes"`
+	Etcd        string   `json:"etcd"`
+	Date        string   `json:"date"`
+	Command     string   `json:"command"`
+	TotalS      float64  `json:"total_s"`
+	Notes       []string `json:"notes"`
+	Failures    []string `json:"failures,omitempty"`
+}
+
+var notes = []string{
+	"create: from the first Deployment create call until every pod is Running with an address",
+	"recreate: every pod deleted at once (parallel deletes); until all replacements (new UIDs) are Running with an address",
+	"delete: the Deployments deleted; until every pod is gone and every address released (ipkeeper: no IPClaim of the pool and status.allocatedIPCount 0; host-local: no allocation file in any node's store)",
+	"add_p50_ms/add_p99_ms: the agents' ipkeeper_agent_request_duration_seconds{op=add} summed over nodes, interpolated linearly within buckets (1, 2, 5, 10, 20, 50, 100 ms …)",
+	"sandbox_*: the node simulators' logged sandbox setup time (netns + whole CNI chain: macvlan and the IPAM plugin), exact percentiles",
+	"api_*: apiserver_request_total differences over the phase, every client (the bench itself included)",
+	"cpu_s: CPU seconds per component over the phase from /proc; cni-plugins are the simulators' reaped children; other = machine busy time not accounted to the cluster or the bench (other tenants)",
+}
+
+// run builds the binaries, runs every mode and assembles the report.
+func run(ctx context.Context, cfg config) (*report, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the local cluster needs root (network namespaces, bind mounts)")
+	}
+	started := time.Now()
+	dir, cleanup, err := workDir(cfg.workDir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("bench: %d nodes, %d Deployments x %d replicas = %d pods; work dir %s\n", cfg.nodes, cfg.deployments, cfg.replicas, cfg.pods(), dir)
+	b, err := buildBinaries(dir, cfg.k8sBinDir)
+	if err != nil {
+		return nil, errors.Join(err, cleanup(false))
+	}
+	rep := newReport(cfg, b)
+	var errs []error
+	for _, mode := range cfg.modes {
+		res, err := runMode(ctx, cfg, mode, b, dir)
+		rep.set(mode, res)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", mode, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	rep.finish(started)
+	if len(rep.Failures) > 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("checks failed: %s", strings.Join(rep.Failures, "; ")))
+	}
+	return rep, errors.Join(append(errs, cleanup(len(errs) > 0))...)
+}
+
+// workDir returns the directory for binaries and state, and a function that
+// removes it when it was made here and nothing went wrong (logs of a failed
+// run are kept).
+func workDir(dir string) (string, func(failed bool) error, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", nil, fmt.Errorf("resolve %s: %w", dir, err)
+		}
+		return abs, func(bool) error { return nil }, os.MkdirAll(abs, 0o755)
+	}
+	tmp, err := os.MkdirTemp("", "ipkeeper-bench-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create work dir: %w", err)
+	}
+	return tmp, func(failed bool) error {
+		if failed {
+			fmt.Fprintf(os.Stderr, "bench: work dir with the logs kept: %s\n", tmp)
+			return nil
+		}
+		return os.RemoveAll(tmp)
+	}, nil
+}
+
+func newReport(cfg config, b binaries) *report {
+	load, _ := os.ReadFile("/proc/loadavg")
+	return &report{
+		Machine: machine(), Nodes: cfg.nodes, Pods: cfg.pods(), Deployments: cfg.deployments, Replicas: cfg.replicas,
+		LoadAverage: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
+		Go:          runtime.Version(), Kubernetes: k8sVersion(b.k8s), Etcd: etcdVersion(),
+		Date:    time.Now().UTC().Format("2006-01-02"),
+		Command: strings.TrimSpace("go run ./hack/bench " + strings.Join(cfg.args, " ")),
+		Notes:   notes,
+	}
+}
+
+func (rep *report) set(mode string, res *modeResult) {
+	if res == nil {
+		return
+	}
+	switch mode {
+	case modeIpkeeper:
+		rep.Ipkeeper = res
+	case modeHostLocal:
+		rep.HostLocal = res
+	}
+	rep.Duplicates += res.duplicates()
+	for _, f := range res.Failures {
+		rep.Failures = append(rep.Failures, mode+": "+f)
+	}
+}
+
+// finish computes the ratios and the targets.
+func (rep *report) finish(started time.Time) {
+	rep.TotalS = round3(time.Since(started).Seconds())
+	ik, hl := rep.Ipkeeper, rep.HostLocal
+	complete := func(m *modeResult) bool { return m != nil && len(m.Phases) == 3 && m.DeleteS > 0 }
+	if complete(ik) && complete(hl) {
+		rep.Ratios = map[string]float64{
+			phaseCreate:   round3(ik.CreateS / hl.CreateS),
+			phaseRecreate: round3(ik.RecreateS / hl.RecreateS),
+			phaseDelete:   round3(ik.DeleteS / hl.DeleteS),
+		}
+		rep.Targets = map[string]bool{
+			"create_within_1.3x":   rep.Ratios[phaseCreate] <= maxRatio,
+			"recreate_within_1.3x": rep.Ratios[phaseRecreate] <= maxRatio,
+		}
+	}
+	if rep.Targets == nil {
+		rep.Targets = map[string]bool{}
+	}
+	rep.Targets["zero_duplicates"] = rep.Duplicates == 0
+	if complete(ik) {
+		last := ik.Phases[2].Checks
+		rep.Targets["pool_count_0_after_delete"] = last.PoolAllocated != nil && *last.PoolAllocated == 0 && last.Claims != nil && *last.Claims == 0
+	}
+}
+
+// writeResults writes latest.json and the dated copy <date>-<nodes>x<pods>.json.
+func writeResults(dir string, rep *report) error {
+	if dir == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	data = append(data, '\n')
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	for _, name := range []string{"latest.json", fmt.Sprintf("%s-%dx%d.json", rep.Date, rep.Nodes, rep.Pods)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("write results: %w", err)
+		}
+	}
+	fmt.Printf("results written to %s\n", filepath.Join(dir, "latest.json"))
+	return nil
+}
