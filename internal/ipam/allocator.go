@@ -253,6 +253,7 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 			return c, "", nil
 		case errors.Is(err, ErrTaken):
 			a.index.Done(addr, true)
+			a.index.Scatter(pool)
 			a.Conflicts()
 			conflicts++
 		default:

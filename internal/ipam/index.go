@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 
@@ -30,6 +31,7 @@ type Index struct {
 	claims   map[string]*v1alpha1.IPClaim // by claim name
 	byPod    map[types.NamespacedName]map[string]bool
 	inflight map[netip.Addr]bool
+	rand     *rand.Rand
 }
 
 type poolState struct {
@@ -47,8 +49,10 @@ type poolState struct {
 func NewIndex(seed string) *Index {
 	h := fnv.New64a()
 	h.Write([]byte(seed))
+	sum := h.Sum64()
 	return &Index{
-		seed:     h.Sum64(),
+		seed:     sum,
+		rand:     rand.New(rand.NewPCG(sum, sum>>1|1)),
 		pools:    map[string]*poolState{},
 		reserved: map[string]ipnet.Set{},
 		claims:   map[string]*v1alpha1.IPClaim{},
@@ -251,6 +255,18 @@ func (x *Index) Done(a netip.Addr, claimed bool) {
 	delete(x.inflight, a)
 	if claimed {
 		x.taken[famIdx(family(a))].Insert(a)
+	}
+}
+
+// Scatter moves the pool's cursor to a random place. The allocator calls it
+// after losing a race (AlreadyExists): the winner is usually taking the
+// addresses right after this one, so following it would lose again and again;
+// agents that jump apart stop meeting.
+func (x *Index) Scatter(pool string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if st, ok := x.pools[pool]; ok {
+		st.cursor = x.rand.Uint64()
 	}
 }
 

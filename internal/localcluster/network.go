@@ -97,7 +97,7 @@ func prefixInUse(prefix string) (bool, error) {
 
 // prefixedLinks lists root-namespace links whose names start with prefix.
 func prefixedLinks(prefix string) ([]netlink.Link, error) {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -136,4 +136,16 @@ func (c *Cluster) removeNetwork() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// linkList lists links, retrying a dump the kernel interrupted because links
+// changed meanwhile (other clusters come and go on the same host).
+func linkList() ([]netlink.Link, error) {
+	for range 5 {
+		links, err := netlink.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return links, err
+		}
+	}
+	return netlink.LinkList()
 }
