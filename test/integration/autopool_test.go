@@ -14,23 +14,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
 	"github.com/ipkeeper/ipkeeper/internal/ipnet"
 )
@@ -38,18 +33,11 @@ import (
 // apTimeout bounds every wait on the controller in these tests.
 const apTimeout = 60 * time.Second
 
-var apSetLoggerOnce sync.Once
-
 // startAutoPool runs the autopool reconciler in-process in its own manager
 // until the test ends or stop is called. Tests that use it must not run in
 // parallel: one controller carves at a time, as under leader election.
 func apStart(t *testing.T) (stop func()) {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 200, 400
 	// Log through t while the test runs; a straggling goroutine must not
 	// log through a finished test.
 	var alive atomic.Bool
@@ -60,35 +48,10 @@ func apStart(t *testing.T) (stop func()) {
 			t.Log(prefix, args)
 		}
 	}, funcr.Options{})
-	apSetLoggerOnce.Do(func() { ctrl.SetLogger(logr.Discard()) })
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 env.client.Scheme(),
-		Logger:                 log,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	return runManager(t, log, func(mgr ctrl.Manager) error {
+		r := &autopool.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ipkeeper-autopool")}
+		return r.SetupWithManager(mgr)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controller.AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	r := &autopool.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ipkeeper-autopool")}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("autopool manager: %v", err)
-		}
-	})
-	t.Cleanup(stop)
-	return stop
 }
 
 func apSubnet(name, cidr string, ips ...string) *v2beta1.SpiderSubnet {

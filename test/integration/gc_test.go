@@ -9,23 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/controller/gc"
 )
 
@@ -39,48 +34,15 @@ const (
 	gcHoldFinalizer = "ipkeeper.io/integration-hold"
 )
 
-var gcSetLoggerOnce sync.Once
-
 // gcStart runs the garbage collector in its own manager, as the controller
 // does (scan every 2 s). The returned stop waits for the manager to end.
 func gcStart(t *testing.T) (stop func()) {
 	t.Helper()
-	// Informers log through the root logger after a manager stops.
-	gcSetLoggerOnce.Do(func() { ctrl.SetLogger(logr.Discard()) })
-	cfg, err := clientcmd.BuildConfigFromFlags("", env.kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 env.client.Scheme(),
-		Logger:                 testr.New(t),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Several managers run one after another in this process.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	return runManager(t, testr.New(t), func(mgr ctrl.Manager) error {
+		r := &gc.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), EnableStatefulSet: true,
+			TerminatingMargin: gcMargin, ScanInterval: 2 * time.Second}
+		return r.SetupWithManager(mgr)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.AddIndexes(t.Context(), mgr.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	r := &gc.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), EnableStatefulSet: true,
-		TerminatingMargin: gcMargin, ScanInterval: 2 * time.Second}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gc manager: %v", err)
-		}
-	})
-	t.Cleanup(stop)
-	return stop
 }
 
 // gcScans reads ipkeeper_gc_scans_total, shared by every manager of the process.
