@@ -71,8 +71,9 @@ func (r *Pools) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, e
 	if err := r.Client.Get(ctx, req.NamespacedName, pool); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// Only counted: no need to deep-copy every claim of the pool out of the cache.
 	var claims v1alpha1.IPClaimList
-	if err := r.Client.List(ctx, &claims, client.MatchingFields{controller.IndexClaimPool: pool.Name}); err != nil {
+	if err := r.Client.List(ctx, &claims, client.MatchingFields{controller.IndexClaimPool: pool.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list claims: %w", err)
 	}
 	if !pool.DeletionTimestamp.IsZero() {
