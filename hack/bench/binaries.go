@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/ipkeeper/ipkeeper/internal/localcluster"
 )
@@ -32,30 +29,17 @@ func buildBinaries(dir, k8sBinDir string) (binaries, error) {
 	}
 	b := binaries{root: root, k8s: k8sBinDir}
 	if b.k8s == "" {
-		if b.k8s, err = buildK8s(root); err != nil {
+		if b.k8s, err = localcluster.K8sBinDir(root); err != nil {
 			return b, err
 		}
 	}
 	bin := filepath.Join(dir, "bin")
 	b.nodesim = filepath.Join(bin, "ipkeeper-nodesim")
-	b.ipkeeper = localcluster.Ipkeeper{
-		Agent:      filepath.Join(bin, "ipkeeper-agent"),
-		Controller: filepath.Join(bin, "ipkeeper-controller"),
-		// The plugin is searched before /usr/lib/cni, so it is alone here.
-		PluginDir: filepath.Join(bin, "cni"),
+	if err := localcluster.GoBuild(root, b.nodesim, "./cmd/ipkeeper-nodesim"); err != nil {
+		return b, err
 	}
-	builds := []struct{ out, pkg string }{
-		{bin + "/", "./cmd/ipkeeper-nodesim"},
-		{bin + "/", "./cmd/ipkeeper-agent"},
-		{bin + "/", "./cmd/ipkeeper-controller"},
-		{b.ipkeeper.PluginDir + "/", "./cmd/spiderpool"},
-	}
-	for _, bld := range builds {
-		if err := goBuild(root, bld.out, bld.pkg); err != nil {
-			return b, err
-		}
-	}
-	return b, nil
+	b.ipkeeper, err = localcluster.BuildIpkeeper(root, bin)
+	return b, err
 }
 
 // repoRoot is the nearest directory above the working directory holding go.mod.
@@ -74,27 +58,4 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// buildK8s runs hack/build-k8s.sh, which prints the binary directory last.
-func buildK8s(root string) (string, error) {
-	cmd := exec.Command(filepath.Join(root, "hack", "build-k8s.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/build-k8s.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
-}
-
-func goBuild(root, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
 }

@@ -7,6 +7,9 @@
 // per-cluster prefix, so several clusters can run side by side, and Down
 // removes all of them.
 //
+// It also builds the binaries the clusters run (K8sBinDir, GoBuild,
+// BuildIpkeeper) for the tests and the benchmark.
+//
 // This package may import the standard library, client-go, apimachinery,
 // apiextensions-apiserver, netlink, containernetworking/plugins/pkg/ns and
 // internal/localcluster/nsmount. It must not import the node simulator or any

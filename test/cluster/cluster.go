@@ -201,7 +201,7 @@ func freshConfig(opts Options, logf func(string, ...any)) (localcluster.Config, 
 		Progress:    func(line string) { logf("local cluster: %s", line) },
 	}
 	if opts.Ipkeeper {
-		ik, err := buildIpkeeper(bins.root, state)
+		ik, err := localcluster.BuildIpkeeper(bins.root, filepath.Join(state, "bin"))
 		if err != nil {
 			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
 		}

@@ -62,17 +62,14 @@ func startControlPlane(stateDir string) (down func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	build := exec.Command(filepath.Join(root, "hack/build-k8s.sh"))
-	build.Stderr = os.Stderr // progress, when it really builds
-	out, err := build.Output()
+	k8sBin, err := localcluster.K8sBinDir(root)
 	if err != nil {
-		return nil, fmt.Errorf("control plane binaries: %w", err)
+		return nil, err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := localcluster.Up(ctx, localcluster.Config{
-		StateDir: stateDir, K8sBinDir: lines[len(lines)-1],
+		StateDir: stateDir, K8sBinDir: k8sBin,
 		CRDDirs: []string{filepath.Join(root, "config/crd/bases")},
 	})
 	if c != nil {

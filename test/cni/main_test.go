@@ -16,9 +16,10 @@ package cni
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ipkeeper/ipkeeper/internal/localcluster"
 )
 
 const (
@@ -64,11 +65,12 @@ func run(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(tmp)
 	pluginDir = filepath.Join(tmp, "bin")
-	build := exec.Command("go", "build", "-o", pluginDir+"/",
-		"github.com/ipkeeper/ipkeeper/cmd/spiderpool", "github.com/ipkeeper/ipkeeper/cmd/ipkeeper-agent")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return 0, fmt.Errorf("build the spiderpool plugin and the agent: %w", err)
+	root, err := repoRoot()
+	if err != nil {
+		return 0, err
+	}
+	if err := localcluster.GoBuild(root, pluginDir+"/", "./cmd/spiderpool", "./cmd/ipkeeper-agent"); err != nil {
+		return 0, err
 	}
 	down, err := startControlPlane(filepath.Join(tmp, "cluster"))
 	if down != nil {

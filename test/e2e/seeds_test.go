@@ -96,8 +96,15 @@ func deleteAllPods(t *testing.T, env *cluster.Env, ns, selector string) {
 
 func waitPoolCounts(t *testing.T, env *cluster.Env, pool, want string) {
 	t.Helper()
-	env.WaitFor(t, 30*time.Second, "pool "+pool+" counts "+want, func(ctx context.Context) (bool, error) {
-		out, err := exec.CommandContext(ctx, env.KubectlPath, "--kubeconfig", env.Kubeconfig, "get", "sp", pool,
+	waitCounts(t, env, "sp", pool, want)
+}
+
+// waitCounts waits until ALLOCATED-IP-COUNT/TOTAL-IP-COUNT of a pool (sp) or
+// subnet (ss) reads want.
+func waitCounts(t *testing.T, env *cluster.Env, kind, name, want string) {
+	t.Helper()
+	env.WaitFor(t, 30*time.Second, kind+" "+name+" counts "+want, func(ctx context.Context) (bool, error) {
+		out, err := exec.CommandContext(ctx, env.KubectlPath, "--kubeconfig", env.Kubeconfig, "get", kind, name,
 			"-o", "jsonpath={.status.allocatedIPCount}/{.status.totalIPCount}").Output()
 		return err == nil && strings.TrimSpace(string(out)) == want, nil
 	})
@@ -435,11 +442,7 @@ func TestSeedSubnetAutoPool(t *testing.T) {
 	env := localCluster.Get(t)
 	ns := env.Namespace(t)
 	applyCleanup(t, env, "default", seed004Subnet)
-	env.WaitFor(t, 30*time.Second, "subnet status 0/25602", func(ctx context.Context) (bool, error) {
-		out, err := exec.CommandContext(ctx, env.KubectlPath, "--kubeconfig", env.Kubeconfig, "get", "ss", "nginx-subnet-v4",
-			"-o", "jsonpath={.status.allocatedIPCount}/{.status.totalIPCount}").Output()
-		return err == nil && string(out) == "0/25602", nil
-	})
+	waitCounts(t, env, "ss", "nginx-subnet-v4", "0/25602")
 	applyCleanup(t, env, ns, seed004Deployment)
 
 	pool := ""

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,11 +86,7 @@ func startController(t *testing.T) *exec.Cmd {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	bin := filepath.Join(filepath.Dir(env.agentBin), "ipkeeper-controller")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ipkeeper-controller").CombinedOutput(); err != nil {
-		t.Fatalf("build controller: %v: %s", err, out)
-	}
-	cmd := exec.Command(bin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
+	cmd := exec.Command(env.controllerBin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
 		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
 		"--gc-scan-interval", "5s")
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+env.kubeconfig)

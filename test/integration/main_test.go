@@ -35,7 +35,9 @@ import (
 var env struct {
 	kubeconfig string
 	agentBin   string
-	client     client.Client
+	// controllerBin is the ipkeeper-controller binary.
+	controllerBin string
+	client        client.Client
 }
 
 func TestMain(m *testing.M) {
@@ -57,19 +59,19 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
-	env.agentBin = filepath.Join(tmp, "ipkeeper-agent")
-	if out, err := exec.Command("go", "build", "-o", env.agentBin, "./cmd/ipkeeper-agent").CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("build agent: %w: %s", err, out)
-	}
-	out, err := exec.Command(filepath.Join(root, "hack/build-k8s.sh")).Output()
+	ik, err := localcluster.BuildIpkeeper(root, filepath.Join(tmp, "bin"))
 	if err != nil {
-		return 0, fmt.Errorf("control plane binaries: %w", err)
+		return 0, err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	env.agentBin, env.controllerBin = ik.Agent, ik.Controller
+	k8sBin, err := localcluster.K8sBinDir(root)
+	if err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := localcluster.Up(ctx, localcluster.Config{
-		StateDir: filepath.Join(tmp, "cluster"), K8sBinDir: lines[len(lines)-1],
+		StateDir: filepath.Join(tmp, "cluster"), K8sBinDir: k8sBin,
 		CRDDirs: []string{filepath.Join(root, "config/crd/bases")},
 	})
 	if c != nil {

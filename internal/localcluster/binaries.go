@@ -1,0 +1,54 @@
+package localcluster
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// K8sBinDir returns the directory of the pinned control plane binaries:
+// $IPKEEPER_K8S_BIN_DIR when set, else what hack/build-k8s.sh prints last
+// (it builds them once per machine, printing progress on stderr, and then
+// answers from its cache).
+func K8sBinDir(root string) (string, error) {
+	if dir := os.Getenv("IPKEEPER_K8S_BIN_DIR"); dir != "" {
+		return dir, nil
+	}
+	cmd := exec.Command(filepath.Join(root, "hack", "build-k8s.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/build-k8s.sh: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+// GoBuild builds the packages (paths relative to the repository root) into
+// out, a file for one package or a directory ending in "/" for several.
+func GoBuild(root, out string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-o", out}, pkgs...)...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build %s: %w: %s", strings.Join(pkgs, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// BuildIpkeeper builds the agent and the controller into dir and the
+// spiderpool plugin alone into dir/cni (it is searched before /usr/lib/cni).
+func BuildIpkeeper(root, dir string) (Ipkeeper, error) {
+	ik := Ipkeeper{
+		Agent: filepath.Join(dir, "ipkeeper-agent"), Controller: filepath.Join(dir, "ipkeeper-controller"),
+		PluginDir: filepath.Join(dir, "cni"),
+	}
+	if err := GoBuild(root, dir+"/", "./cmd/ipkeeper-agent", "./cmd/ipkeeper-controller"); err != nil {
+		return ik, err
+	}
+	return ik, GoBuild(root, ik.PluginDir+"/", "./cmd/spiderpool")
+}
