@@ -86,7 +86,8 @@ func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi
 		}
 		got = append(got, c)
 	}
-	if err := a.store.PutEndpoint(ctx, a.endpoint(req, got)); err != nil {
+	resp := a.response(req, got)
+	if err := a.store.PutEndpoint(ctx, a.endpoint(req, resp)); err != nil {
 		a.rollback(ctx, got, held)
 		return nil, fmt.Errorf("record endpoint: %w", err)
 	}
@@ -95,7 +96,7 @@ func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi
 			_ = a.release(ctx, c)
 		}
 	}
-	return a.response(req, got), nil
+	return resp, nil
 }
 
 // resolve loads the pod and everything pool choice needs.

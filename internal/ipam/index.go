@@ -100,6 +100,16 @@ func (x *Index) Pools() []*v2beta1.SpiderIPPool {
 	return out
 }
 
+// Pool returns the pool of that name, or nil.
+func (x *Index) Pool(name string) *v2beta1.SpiderIPPool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if st, ok := x.pools[name]; ok {
+		return st.obj
+	}
+	return nil
+}
+
 // SetReserved records the addresses of one SpiderReservedIP. Entries that do
 // not parse are skipped here (the webhook refuses them).
 func (x *Index) SetReserved(name string, entries []string) {

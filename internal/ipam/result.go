@@ -101,7 +101,7 @@ func (a *Allocator) response(req *request, got []*v1alpha1.IPClaim) *agentapi.Ad
 	clean := req.CleanGateway || req.sel.CleanGateway
 	extra := a.annotationRoutes(req.pod)
 	for _, c := range got {
-		p := a.poolObject(c.Spec.Pool)
+		p := a.index.Pool(c.Spec.Pool)
 		if p == nil {
 			continue
 		}
@@ -135,19 +135,9 @@ func (a *Allocator) annotationRoutes(pod *corev1.Pod) []RouteSpec {
 	return rs
 }
 
-func (a *Allocator) poolObject(name string) *v2beta1.SpiderIPPool {
-	for _, p := range a.index.Pools() {
-		if p.Name == name {
-			return p
-		}
-	}
-	return nil
-}
-
 // endpoint is the SpiderEndpoint record of this interface.
-func (a *Allocator) endpoint(req *request, got []*v1alpha1.IPClaim) *v2beta1.SpiderEndpoint {
+func (a *Allocator) endpoint(req *request, resp *agentapi.AddResponse) *v2beta1.SpiderEndpoint {
 	detail := v2beta1.IPAllocationDetail{Interface: req.IfName}
-	resp := a.response(req, got)
 	for _, ipc := range resp.IPs {
 		addr, gw, pool := ipc.Address, ipc.Gateway, ipc.Pool
 		if netip.MustParsePrefix(addr).Addr().Is4() {
