@@ -44,9 +44,12 @@ func TestIntegrationController(t *testing.T) {
 // Two replicas: one leads (Lease kube-system/ipkeeper-controller); when it
 // dies the other takes over and reconciles.
 func TestIntegrationControllerLeaderElection(t *testing.T) {
-	first := startController(t)
-	holder := waitLeaseHolder(t, "")
-	startController(t)
+	// A Lease left by an earlier test's controller names a dead holder.
+	stale := leaseHolder(t)
+	first, _ := startController(t)
+	holder := waitLeaseHolder(t, stale)
+	_, port := startController(t)
+	waitRegisteredAt(t, port)
 	waitWebhooks(t)
 	_ = first.Process.Kill()
 	_, _ = first.Process.Wait()
@@ -56,6 +59,36 @@ func TestIntegrationControllerLeaderElection(t *testing.T) {
 		p := &v2beta1.SpiderIPPool{}
 		err := env.client.Get(ctx, client.ObjectKey{Name: "leader-pool"}, p)
 		return err == nil && ptr.Deref(p.Status.TotalIPCount, 0) == 4, client.IgnoreNotFound(err)
+	})
+}
+
+// leaseHolder returns the controller Lease's holder, "" when there is none.
+func leaseHolder(t *testing.T) string {
+	t.Helper()
+	lease := &coordinationv1.Lease{}
+	err := env.client.Get(t.Context(), client.ObjectKey{Namespace: "kube-system", Name: "ipkeeper-controller"}, lease)
+	if err != nil {
+		if client.IgnoreNotFound(err) != nil {
+			t.Fatal(err)
+		}
+		return ""
+	}
+	return ptr.Deref(lease.Spec.HolderIdentity, "")
+}
+
+// waitRegisteredAt waits until both webhook configurations call the
+// controller listening on port.
+func waitRegisteredAt(t *testing.T, port int) {
+	t.Helper()
+	want := fmt.Sprintf("https://127.0.0.1:%d/", port)
+	poll(t, 30*time.Second, "webhooks registered at "+want, func(ctx context.Context) (bool, error) {
+		var v admissionregistrationv1.ValidatingWebhookConfiguration
+		var m admissionregistrationv1.MutatingWebhookConfiguration
+		if env.client.Get(ctx, client.ObjectKey{Name: "ipkeeper"}, &v) != nil || env.client.Get(ctx, client.ObjectKey{Name: "ipkeeper"}, &m) != nil {
+			return false, nil
+		}
+		return strings.HasPrefix(ptr.Deref(v.Webhooks[0].ClientConfig.URL, ""), want) &&
+			strings.HasPrefix(ptr.Deref(m.Webhooks[0].ClientConfig.URL, ""), want), nil
 	})
 }
 
@@ -76,9 +109,10 @@ func waitLeaseHolder(t *testing.T, not string) string {
 	return holder
 }
 
-// startController starts an ipkeeper-controller process; it and the webhook
-// configurations go when the test ends.
-func startController(t *testing.T) *exec.Cmd {
+// startController starts an ipkeeper-controller process serving its webhooks
+// on the returned port; it and the webhook configurations go when the test
+// ends.
+func startController(t *testing.T) (*exec.Cmd, int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,7 +135,7 @@ func startController(t *testing.T) *exec.Cmd {
 		_ = env.client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
 		_ = env.client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
 	})
-	return cmd
+	return cmd, port
 }
 
 // waitWebhooks waits until the API server calls the webhooks: a pool that
