@@ -27,8 +27,9 @@ down: ## Stop the local cluster and remove everything it made.
 ##@ Development
 
 .PHONY: build
-build: ## Build every binary into bin/.
+build: ## Build every binary into bin/ (the CNI plugin statically linked).
 	go build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRD manifests from api/.

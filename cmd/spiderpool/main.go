@@ -2,12 +2,13 @@
 // name of upstream Spiderpool's so existing network configurations work
 // unchanged. It is wiring only: the logic is in internal/cni.
 //
-// It runs once per pod sandbox and interface, so it must start fast: no
-// Kubernetes libraries, no work at init.
+// It runs once per pod sandbox and interface, so it must start and end
+// cheaply: no Kubernetes libraries, no work at init, one P.
 package main
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/version"
@@ -18,6 +19,10 @@ import (
 const about = "spiderpool: ipkeeper's CNI IPAM plugin, a client of the ipkeeper agent of its node"
 
 func main() {
+	// The plugin sends one request and waits: a second P buys nothing, and
+	// the extra running thread made reaping the process several times
+	// dearer for its parent (kernel time in wait4; docs/benchmarks.md).
+	runtime.GOMAXPROCS(1)
 	plugin := cni.New(cni.Dial, os.Stdout)
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    plugin.Add,

@@ -30,8 +30,24 @@ func K8sBinDir(root string) (string, error) {
 // GoBuild builds the packages (paths relative to the repository root) into
 // out, a file for one package or a directory ending in "/" for several.
 func GoBuild(root, out string, pkgs ...string) error {
+	return goBuild(root, nil, out, pkgs...)
+}
+
+// BuildPlugin builds the spiderpool CNI plugin into dir/spiderpool as it
+// ships: statically linked (CGO_ENABLED=0), since it is copied onto hosts
+// whose C library is not known, and it then starts without the dynamic
+// loader, which matters for a process started for every pod.
+func BuildPlugin(root, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return goBuild(root, []string{"CGO_ENABLED=0"}, filepath.Join(dir, "spiderpool"), "./cmd/spiderpool")
+}
+
+func goBuild(root string, env []string, out string, pkgs ...string) error {
 	cmd := exec.Command("go", append([]string{"build", "-o", out}, pkgs...)...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -50,5 +66,5 @@ func BuildIpkeeper(root, dir string) (Ipkeeper, error) {
 	if err := GoBuild(root, dir+"/", "./cmd/ipkeeper-agent", "./cmd/ipkeeper-controller"); err != nil {
 		return ik, err
 	}
-	return ik, GoBuild(root, ik.PluginDir+"/", "./cmd/spiderpool")
+	return ik, BuildPlugin(root, ik.PluginDir)
 }
