@@ -36,6 +36,7 @@ type Allocator struct {
 	store   Store
 	cluster Cluster
 	locks   podLocks
+	written writtenEndpoints
 	// Conflicts counts claims lost to another writer (AlreadyExists), for metrics.
 	Conflicts func()
 }
@@ -87,9 +88,13 @@ func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi
 		got = append(got, c)
 	}
 	resp := a.response(req, got)
-	if err := a.store.PutEndpoint(ctx, a.endpoint(req, resp)); err != nil {
+	v, err := a.store.PutEndpoint(ctx, a.endpoint(req, resp))
+	if err != nil {
 		a.rollback(ctx, got, held)
 		return nil, fmt.Errorf("record endpoint: %w", err)
+	}
+	if !a.stateful(req.owner) {
+		a.written.put(req.pod.UID, v)
 	}
 	for _, c := range stale {
 		if !slices.ContainsFunc(got, func(g *v1alpha1.IPClaim) bool { return g.Name == c.Name }) {

@@ -142,6 +142,89 @@ func TestAddIsIdempotentAndDelReleases(t *testing.T) {
 	}
 }
 
+func TestLastDelDeletesAStatelessPodsEndpoint(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("web", poolAnno)
+	c.addPod(pod)
+	if _, err := a.Add(t.Context(), addReq(pod, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	if _, ok := s.endpoints[key]; !ok {
+		t.Fatal("no endpoint after ADD")
+	}
+	if err := a.Del(t.Context(), delReq(pod, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.endpoints[key]; ok {
+		t.Fatal("endpoint still there after the pod's last DEL")
+	}
+	if n := a.written.len(); n != 0 {
+		t.Fatalf("%d endpoint versions remembered after DEL, want 0", n)
+	}
+}
+
+func TestLateDelLeavesTheEndpointOfASameNamePodStartedSince(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	old := statelessPod("web", poolAnno)
+	c.addPod(old)
+	if _, err := a.Add(t.Context(), addReq(old, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	// The old pod was force-deleted and a new one of the same name started on
+	// another node, whose agent recorded its endpoint before releasing the old
+	// incarnation's claim; this node's runtime gets to the old DEL meanwhile.
+	key := types.NamespacedName{Namespace: "default", Name: "web"}
+	fresh := s.endpoints[key].DeepCopy()
+	fresh.Status.Current.UID, fresh.Status.Current.Node = "uid-web-2", "node2"
+	if _, err := s.PutEndpoint(t.Context(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Del(t.Context(), delReq(old, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.holders()); n != 0 {
+		t.Fatalf("%d claims after the old pod's DEL, want 0", n)
+	}
+	ep, ok := s.endpoints[key]
+	if !ok || ep.Status.Current.UID != "uid-web-2" {
+		t.Fatalf("endpoint %v after the old pod's DEL, want the new pod's record kept", ep)
+	}
+}
+
+func TestEndpointOfATwoInterfacePodGoesWithTheLastDel(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("web", poolAnno)
+	c.addPod(pod)
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	for _, ifName := range []string{"eth0", "net1"} {
+		req := addReq(pod, "c1")
+		req.IfName = ifName
+		if _, err := a.Add(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del := func(ifName string) {
+		t.Helper()
+		req := delReq(pod, "c1")
+		req.IfName = ifName
+		if err := a.Del(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del("eth0")
+	if _, ok := s.endpoints[key]; !ok {
+		t.Fatal("endpoint deleted while net1 still holds an address")
+	}
+	del("net1")
+	if _, ok := s.endpoints[key]; ok {
+		t.Fatal("endpoint still there after the last interface's DEL")
+	}
+}
+
 func TestHappyPathCostsTwoWrites(t *testing.T) {
 	s, c := newMemStore(), newMemCluster("node1")
 	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))

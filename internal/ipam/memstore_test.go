@@ -92,17 +92,30 @@ func (s *memStore) DeleteClaim(_ context.Context, c *v1alpha1.IPClaim) error {
 	return nil
 }
 
-func (s *memStore) PutEndpoint(_ context.Context, ep *v2beta1.SpiderEndpoint) error {
+func (s *memStore) PutEndpoint(_ context.Context, ep *v2beta1.SpiderEndpoint) (EndpointVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
-	s.endpoints[types.NamespacedName{Namespace: ep.Namespace, Name: ep.Name}] = ep.DeepCopy()
-	return nil
+	s.seq++
+	key := types.NamespacedName{Namespace: ep.Namespace, Name: ep.Name}
+	obj := ep.DeepCopy()
+	obj.UID = types.UID("ep-" + strconv.Itoa(s.seq))
+	if cur, ok := s.endpoints[key]; ok {
+		obj.UID = cur.UID
+	}
+	obj.ResourceVersion = strconv.Itoa(s.seq)
+	s.endpoints[key] = obj
+	return EndpointVersion{UID: obj.UID, ResourceVersion: obj.ResourceVersion}, nil
 }
 
-func (s *memStore) DeleteEndpoint(_ context.Context, pod types.NamespacedName) error {
+func (s *memStore) DeleteEndpoint(_ context.Context, pod types.NamespacedName, at *EndpointVersion) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writes++
+	cur, ok := s.endpoints[pod]
+	if !ok || at != nil && (cur.UID != at.UID || cur.ResourceVersion != at.ResourceVersion) {
+		return nil
+	}
 	delete(s.endpoints, pod)
 	return nil
 }

@@ -16,12 +16,14 @@ import (
 
 // Del releases what Add gave one interface of a sandbox, unless the pod is a
 // StatefulSet pod that keeps its addresses. It succeeds when there is
-// nothing to release.
+// nothing to release. Once a pod holds no address any more, its endpoint is
+// deleted too.
 func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
 	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
 	unlock := a.locks.lock(key)
 	defer unlock()
 	var errs []error
+	var released *v1alpha1.IPClaim
 	for _, c := range a.claimsForDel(key, in.ContainerID) {
 		if !belongsTo(c, in.Attachment, in.Pod.UID) {
 			continue
@@ -38,15 +40,30 @@ func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
 			errs = append(errs, err)
 			continue
 		}
-		// A stateless pod's endpoint goes with the pod (ownerRef); a
-		// StatefulSet pod's has no owner and goes with its last claim.
-		if c.Spec.Owner.Kind == "StatefulSet" && len(a.index.ClaimsOf(key)) == 0 {
-			if err := a.store.DeleteEndpoint(ctx, key); err != nil {
-				errs = append(errs, fmt.Errorf("delete endpoint of %s: %w", key, err))
-			}
+		released = c
+	}
+	if released != nil && len(errs) == 0 && len(a.index.ClaimsOf(key)) == 0 {
+		if err := a.deleteEndpoint(ctx, key, released); err != nil {
+			errs = append(errs, fmt.Errorf("delete endpoint of %s: %w", key, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteEndpoint deletes the endpoint of a pod that holds no address any
+// more; last is the claim just released. A StatefulSet pod's endpoint has
+// no owner and goes with its last claim. A stateless pod's goes at the
+// version this agent wrote; when the agent does not know it (it restarted
+// since), the garbage collector removes the endpoint with the pod.
+func (a *Allocator) deleteEndpoint(ctx context.Context, key types.NamespacedName, last *v1alpha1.IPClaim) error {
+	if a.stateful(last.Spec.Owner) {
+		return a.store.DeleteEndpoint(ctx, key, nil)
+	}
+	v, ok := a.written.take(last.Spec.Holder.UID)
+	if !ok {
+		return nil
+	}
+	return a.store.DeleteEndpoint(ctx, key, &v)
 }
 
 // claimsForDel returns the claims a DEL may concern: the pod's, or, when the
@@ -126,6 +143,9 @@ func (a *Allocator) GC(ctx context.Context, in *agentapi.GCRequest, now time.Tim
 		if err := a.release(ctx, c); err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if len(a.index.ClaimsOf(types.NamespacedName{Namespace: h.Namespace, Name: h.Name})) == 0 {
+			a.written.take(h.UID) // the endpoint goes with the pod (owner reference)
 		}
 		released = append(released, c.Spec.Address)
 	}

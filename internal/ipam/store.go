@@ -31,10 +31,21 @@ type Store interface {
 	// DeleteClaim deletes a claim if its UID still matches; nil when it is already gone.
 	DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error
 	// PutEndpoint records the addresses of one interface of a pod, merging
-	// with the record of the same pod incarnation.
-	PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) error
+	// with the record of the same pod incarnation, and returns the version
+	// it wrote.
+	PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) (EndpointVersion, error)
 	// DeleteEndpoint deletes a pod's endpoint; nil when it is already gone.
-	DeleteEndpoint(ctx context.Context, pod types.NamespacedName) error
+	// With at set, only that version is deleted: nil as well when the
+	// endpoint changed since (ErrConflict is not returned).
+	DeleteEndpoint(ctx context.Context, pod types.NamespacedName, at *EndpointVersion) error
+}
+
+// EndpointVersion is one written state of a pod's endpoint: a delete
+// preconditioned on it removes that state and nothing written after it, such
+// as the record of a same-name pod started since.
+type EndpointVersion struct {
+	UID             types.UID
+	ResourceVersion string
 }
 
 // Cluster reads, from caches, what the use cases need to know of the cluster.

@@ -65,19 +65,23 @@ func (s *API) DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error {
 
 // PutEndpoint creates the pod's endpoint, or merges this interface into the
 // existing record (replacing a record of an older incarnation).
-func (s *API) PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) error {
-	err := s.client.Create(ctx, ep.DeepCopy())
-	if !apierrors.IsAlreadyExists(err) {
-		return err
+func (s *API) PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) (ipam.EndpointVersion, error) {
+	obj := ep.DeepCopy()
+	err := s.client.Create(ctx, obj)
+	if apierrors.IsAlreadyExists(err) {
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			obj = &v2beta1.SpiderEndpoint{}
+			if err := s.client.Get(ctx, client.ObjectKeyFromObject(ep), obj); err != nil {
+				return err
+			}
+			merge(obj, ep)
+			return s.client.Update(ctx, obj)
+		})
 	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := &v2beta1.SpiderEndpoint{}
-		if err := s.client.Get(ctx, client.ObjectKeyFromObject(ep), cur); err != nil {
-			return err
-		}
-		merge(cur, ep)
-		return s.client.Update(ctx, cur)
-	})
+	if err != nil {
+		return ipam.EndpointVersion{}, err
+	}
+	return ipam.EndpointVersion{UID: obj.UID, ResourceVersion: obj.ResourceVersion}, nil
 }
 
 // merge writes want's interfaces into cur.
@@ -103,9 +107,17 @@ func merge(cur, want *v2beta1.SpiderEndpoint) {
 	}
 }
 
-// DeleteEndpoint deletes the pod's endpoint.
-func (s *API) DeleteEndpoint(ctx context.Context, pod types.NamespacedName) error {
+// DeleteEndpoint deletes the pod's endpoint, only at version at when given.
+func (s *API) DeleteEndpoint(ctx context.Context, pod types.NamespacedName, at *ipam.EndpointVersion) error {
 	ep := &v2beta1.SpiderEndpoint{}
 	ep.Namespace, ep.Name = pod.Namespace, pod.Name
-	return client.IgnoreNotFound(s.client.Delete(ctx, ep))
+	var opts []client.DeleteOption
+	if at != nil {
+		opts = append(opts, client.Preconditions{UID: &at.UID, ResourceVersion: &at.ResourceVersion})
+	}
+	err := s.client.Delete(ctx, ep, opts...)
+	if apierrors.IsNotFound(err) || at != nil && apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }
