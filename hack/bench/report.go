@@ -31,15 +31,18 @@ type report struct {
 	Targets map[string]bool    `json:"targets_met,omitempty"`
 	// LoadAverage is the machine's 1-minute load before the run (other
 	// tenants make the numbers noisy).
-	LoadAverage string   `json:"load_average_before"`
-	Go          string   `json:"go"`
-	Kubernetes  string   `json:"kubernetes"`
-	Etcd        string   `json:"etcd"`
-	Date        string   `json:"date"`
-	Command     string   `json:"command"`
-	TotalS      float64  `json:"total_s"`
-	Notes       []string `json:"notes"`
-	Failures    []string `json:"failures,omitempty"`
+	LoadAverage string `json:"load_average_before"`
+	Go          string `json:"go"`
+	Kubernetes  string `json:"kubernetes"`
+	Etcd        string `json:"etcd"`
+	Date        string `json:"date"`
+	// Started is when the run began (UTC), to the minute; it names the
+	// copy, so that runs of the same day are all kept.
+	Started  string   `json:"started"`
+	Command  string   `json:"command"`
+	TotalS   float64  `json:"total_s"`
+	Notes    []string `json:"notes"`
+	Failures []string `json:"failures,omitempty"`
 }
 
 var notes = []string{
@@ -116,7 +119,7 @@ func newReport(cfg config, b binaries) *report {
 		Machine: machine(), Nodes: cfg.nodes, Pods: cfg.pods(), Deployments: cfg.deployments, Replicas: cfg.replicas,
 		LoadAverage: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
 		Go:          runtime.Version(), Kubernetes: k8sVersion(b.k8s), Etcd: etcdVersion(),
-		Date:    time.Now().UTC().Format("2006-01-02"),
+		Date: time.Now().UTC().Format("2006-01-02"), Started: time.Now().UTC().Format("2006-01-02T1504Z"),
 		Command: strings.TrimSpace("go run ./hack/bench " + strings.Join(cfg.args, " ")),
 		Notes:   notes,
 	}
@@ -164,7 +167,8 @@ func (rep *report) finish(started time.Time) {
 	}
 }
 
-// writeResults writes latest.json and the dated copy <date>-<nodes>x<pods>.json.
+// writeResults writes latest.json and the dated copy
+// <date>T<hhmm>Z-<nodes>x<pods>.json.
 func writeResults(dir string, rep *report) error {
 	if dir == "" {
 		return nil
@@ -177,7 +181,7 @@ func writeResults(dir string, rep *report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	for _, name := range []string{"latest.json", fmt.Sprintf("%s-%dx%d.json", rep.Date, rep.Nodes, rep.Pods)} {
+	for _, name := range []string{"latest.json", fmt.Sprintf("%s-%dx%d.json", rep.Started, rep.Nodes, rep.Pods)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
