@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -84,8 +85,11 @@ func run(ctx context.Context, o options) error {
 	if err := store.Feed(ctx, mgr.GetCache(), index); err != nil {
 		return err
 	}
-	// Start the informers the allocator reads before serving.
-	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.Node{}, &corev1.Namespace{}, &appsv1.StatefulSet{}, &appsv1.ReplicaSet{}} {
+	// Start the informers the allocator reads before serving. ReplicaSets
+	// are cached as metadata (store.Cluster.TopOwner reads their owner only).
+	replicaSets := &metav1.PartialObjectMetadata{}
+	replicaSets.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.Node{}, &corev1.Namespace{}, &appsv1.StatefulSet{}, replicaSets} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("informer for %T: %w", obj, err)
 		}

@@ -70,12 +70,15 @@ func (c *Cluster) TopOwner(ctx context.Context, pod *corev1.Pod) (v1alpha1.Claim
 	if ref == nil {
 		return v1alpha1.ClaimOwner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID}, nil
 	}
-	var parent client.Object
+	// Only the parent's own controller reference is read, so the cache keeps
+	// ReplicaSets and Jobs as metadata: no pod templates or status decoded
+	// and held for every ReplicaSet of the cluster on every node.
+	parent := &metav1.PartialObjectMetadata{}
 	switch ref.Kind {
 	case "ReplicaSet":
-		parent = &appsv1.ReplicaSet{}
+		parent.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
 	case "Job":
-		parent = &batchv1.Job{}
+		parent.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("Job"))
 	default:
 		return ownerOf(ref), nil
 	}

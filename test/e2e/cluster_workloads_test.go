@@ -43,6 +43,19 @@ func TestClusterWorkloads(t *testing.T) {
 		}
 		seen[p.Status.PodIP] = p.Name
 	}
+	// The agents find each pod's top controller: the Deployment behind the
+	// ReplicaSet, as SpiderEndpoint reports it.
+	for _, p := range pods {
+		want := "StatefulSet/db"
+		if p.Labels["app"] == "web" {
+			want = "Deployment/web"
+		}
+		got := kubectlIn(t, env, "", "-n", ns, "get", "spiderendpoint", p.Name,
+			"-o", "jsonpath={.status.ownerControllerType}/{.status.ownerControllerName}")
+		if got != want {
+			t.Errorf("SpiderEndpoint %s owner %q, want %q", p.Name, got, want)
+		}
+	}
 }
 
 // TestClusterStatefulSetPodComesBack deletes a StatefulSet pod and expects a
