@@ -240,22 +240,35 @@ func (x *Index) Next(pool string) (netip.Addr, bool, error) {
 	}
 	taken := &x.taken[famIdx(prefixFamily(st.spec.Subnet))]
 	it := ipnet.NewIterator(free, taken, st.cursor%n)
-	for {
+	var near [nearCandidates]netip.Addr
+	k := 0
+	for k < len(near) {
 		a, more := it.Next()
 		if !more {
-			return netip.Addr{}, false, nil
+			break
 		}
-		if x.inflight[a] {
-			continue
+		if !x.inflight[a] {
+			near[k] = a
+			k++
 		}
-		x.inflight[a] = true
-		// Start the next search after this address: a freed address goes to
-		// the back of the line instead of being handed straight out again.
-		rank, _ := free.Rank(a)
-		st.cursor = rank + 1
-		return a, true, nil
 	}
+	if k == 0 {
+		return netip.Addr{}, false, nil
+	}
+	// Start the next search after the first candidate: a freed address goes
+	// to the back of the line instead of being handed straight out again.
+	rank, _ := free.Rank(near[0])
+	st.cursor = rank + 1
+	a := near[x.rand.IntN(k)]
+	x.inflight[a] = true
+	return a, true, nil
 }
+
+// nearCandidates is how many of the next free addresses Next chooses among,
+// at random: two agents whose cursors are in the same stretch of a nearly
+// full pool then mostly try different addresses instead of racing for the
+// first one.
+const nearCandidates = 4
 
 // Done ends an attempt on a: claimed means the address is now held (by this
 // agent or, after AlreadyExists, by someone else).
