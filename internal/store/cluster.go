@@ -32,14 +32,21 @@ func NewCluster(cache, api client.Reader, node string) *Cluster {
 var _ ipam.Cluster = (*Cluster)(nil)
 
 // Pod returns the pod from the cache, or from the API server when the cache
-// lags behind the runtime's request.
+// lags behind the runtime's request. Only its metadata is read (the
+// allocator uses annotations, labels, owners and UID), so the cache keeps
+// the node's pods as metadata: each status change of a pod costs the agent a
+// small decode, not a whole pod's.
 func (c *Cluster) Pod(ctx context.Context, key types.NamespacedName) (*corev1.Pod, error) {
-	pod := &corev1.Pod{}
-	err := c.cache.Get(ctx, key, pod)
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	err := c.cache.Get(ctx, key, meta)
 	if apierrors.IsNotFound(err) {
-		err = c.api.Get(ctx, key, pod)
+		err = c.api.Get(ctx, key, meta)
 	}
-	return pod, notFound(err)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &corev1.Pod{TypeMeta: meta.TypeMeta, ObjectMeta: meta.ObjectMeta}, nil
 }
 
 // Namespace returns the namespace.
