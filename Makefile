@@ -13,6 +13,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 FUZZTIME ?= 10s
+ROUNDS   ?= 1
 
 ##@ Using ipkeeper
 
@@ -78,12 +79,12 @@ bench-core: ## Benchmarks of the pure address core.
 	go test -run '^$$' -bench . -benchmem ./internal/ipnet/
 
 .PHONY: bench
-bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local (root; several minutes).
-	go run ./hack/bench -nodes 10 -deployments 100 -replicas 10
+bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local (root; ~8 min per round, ROUNDS=2 alternates the order).
+	go run ./hack/bench -nodes 10 -deployments 100 -replicas 10 -rounds $(ROUNDS)
 
 .PHONY: bench-quick
-bench-quick: ## The scale run with 2 nodes and 10 x 10 pods (root; about a minute).
-	go run ./hack/bench -nodes 2 -deployments 10 -replicas 10
+bench-quick: ## The scale run with 2 nodes and 10 x 10 pods (root; about a minute per round).
+	go run ./hack/bench -nodes 2 -deployments 10 -replicas 10 -rounds $(ROUNDS)
 
 ##@ Tools
 

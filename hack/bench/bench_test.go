@@ -129,7 +129,7 @@ func TestField(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := config{nodes: 2, deployments: 10, replicas: 10, modes: []string{modeIpkeeper, modeHostLocal}}
+	ok := config{nodes: 2, deployments: 10, replicas: 10, rounds: 1, modes: []string{modeIpkeeper, modeHostLocal}}
 	if err := ok.validate(); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
@@ -138,11 +138,47 @@ func TestValidate(t *testing.T) {
 		"too many per node": func(c *config) { c.replicas = 200 },
 		"unknown mode":      func(c *config) { c.modes = []string{"calico"} },
 		"no replicas":       func(c *config) { c.replicas = 0 },
+		"no rounds":         func(c *config) { c.rounds = 0 },
 	} {
 		c := ok
 		mut(&c)
 		if err := c.validate(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestRoundsAlternateTheOrder(t *testing.T) {
+	modes := []string{modeIpkeeper, modeHostLocal}
+	want := [][]string{{modeIpkeeper, modeHostLocal}, {modeHostLocal, modeIpkeeper}, {modeIpkeeper, modeHostLocal}}
+	for i, w := range want {
+		if got := roundOrder(modes, i); !cmp.Equal(got, w) {
+			t.Errorf("round %d: %v, want %v", i, got, w)
+		}
+	}
+	if !cmp.Equal(modes, []string{modeIpkeeper, modeHostLocal}) {
+		t.Errorf("roundOrder changed its argument: %v", modes)
+	}
+}
+
+// The ratios of several rounds divide summed times: 60 + 30 s of ipkeeper
+// over 50 + 25 s of host-local is 1.2. Rounds where a mode did not complete
+// are left out.
+func TestRatiosSumTheRounds(t *testing.T) {
+	mode := func(create float64) *modeResult {
+		return &modeResult{CreateS: create, RecreateS: 2 * create, DeleteS: 1, Phases: make([]phaseResult, 3)}
+	}
+	rounds := []round{
+		{Ipkeeper: mode(60), HostLocal: mode(50)},
+		{Ipkeeper: mode(30), HostLocal: mode(25)},
+		{Ipkeeper: mode(99), HostLocal: &modeResult{}}, // incomplete: ignored
+	}
+	got := ratios(rounds)
+	want := map[string]float64{phaseCreate: 1.2, phaseRecreate: 1.2, phaseDelete: 1}
+	if !cmp.Equal(got, want) {
+		t.Errorf("ratios %v, want %v", got, want)
+	}
+	if r := ratios(rounds[2:]); r != nil {
+		t.Errorf("ratios of incomplete rounds %v, want nil", r)
 	}
 }

@@ -13,6 +13,7 @@ import (
 type config struct {
 	nodes, deployments, replicas int
 	modes                        []string // modeIpkeeper, modeHostLocal, in this order
+	rounds                       int      // runs of every mode, order alternating
 	phaseTimeout                 time.Duration
 	progressEvery                time.Duration
 	out                          string // results directory; empty writes nothing
@@ -31,6 +32,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
 	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")
+	fs.IntVar(&cfg.rounds, "rounds", 1, "runs of every mode; even rounds run the modes in reverse order (ABBA), and the ratios are of the summed phase times")
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 10*time.Minute, "limit of each phase")
 	fs.DurationVar(&cfg.progressEvery, "progress", 5*time.Second, "interval of the progress lines")
 	fs.StringVar(&cfg.out, "out", "bench/results", "directory of latest.json and the dated copy; empty writes nothing")
@@ -55,6 +57,8 @@ func (c config) validate() error {
 	switch {
 	case c.nodes < 1:
 		return errors.New("-nodes must be at least 1")
+	case c.rounds < 1:
+		return fmt.Errorf("-rounds must be at least 1, not %d", c.rounds)
 	case c.deployments < 1 || c.replicas < 1:
 		return errors.New("-deployments and -replicas must be at least 1")
 	case c.pods() > maxPods:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,8 +27,11 @@ type report struct {
 	HostLocal   *modeResult `json:"host_local,omitempty"`
 	// Duplicates counts addresses held by two pods, over every check.
 	Duplicates int `json:"duplicates"`
-	// Ratios are ipkeeper's phase times over host-local's.
+	// Ratios are ipkeeper's phase times over host-local's, summed over the
+	// rounds; Ipkeeper and HostLocal are the first round's results.
 	Ratios  map[string]float64 `json:"ratios,omitempty"`
+	// Rounds holds every round when there are several (-rounds).
+	Rounds []round `json:"rounds,omitempty"`
 	Targets map[string]bool    `json:"targets_met,omitempty"`
 	// LoadAverage is the machine's 1-minute load before the run (other
 	// tenants make the numbers noisy).
@@ -55,6 +59,25 @@ var notes = []string{
 	"cpu_s: CPU seconds per component over the phase from /proc; cni-plugins are the simulators' reaped children; other = machine busy time not accounted to the cluster or the bench (other tenants)",
 }
 
+// round is one run of every mode, in Order.
+type round struct {
+	Order     []string           `json:"order"`
+	Ratios    map[string]float64 `json:"ratios,omitempty"`
+	Ipkeeper  *modeResult        `json:"ipkeeper,omitempty"`
+	HostLocal *modeResult        `json:"host_local,omitempty"`
+}
+
+// roundOrder is the order of the modes in round i: as given in even rounds,
+// reversed in odd ones, so that a machine growing faster or slower during the
+// invocation favours neither mode.
+func roundOrder(modes []string, i int) []string {
+	order := slices.Clone(modes)
+	if i%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
+}
+
 // run builds the binaries, runs every mode and assembles the report.
 func run(ctx context.Context, cfg config) (*report, error) {
 	if os.Geteuid() != 0 {
@@ -72,14 +95,25 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	rep := newReport(cfg, b)
 	var errs []error
-	for _, mode := range cfg.modes {
-		res, err := runMode(ctx, cfg, mode, b, dir)
-		rep.set(mode, res)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", mode, err))
+	for i := 0; i < cfg.rounds && ctx.Err() == nil; i++ {
+		rd := round{Order: roundOrder(cfg.modes, i)}
+		for _, mode := range rd.Order {
+			if cfg.rounds > 1 {
+				fmt.Printf("bench: round %d of %d, %s\n", i+1, cfg.rounds, mode)
+			}
+			res, err := runMode(ctx, cfg, mode, b, filepath.Join(dir, fmt.Sprint("round-", i+1)))
+			rd.set(mode, res)
+			rep.add(mode, res, i == 0)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("round %d, %s: %w", i+1, mode, err))
+			}
+			if ctx.Err() != nil {
+				break
+			}
 		}
-		if ctx.Err() != nil {
-			break
+		rd.Ratios = ratios([]round{rd})
+		if cfg.rounds > 1 {
+			rep.Rounds = append(rep.Rounds, rd)
 		}
 	}
 	rep.finish(started)
@@ -125,15 +159,28 @@ func newReport(cfg config, b binaries) *report {
 	}
 }
 
-func (rep *report) set(mode string, res *modeResult) {
+func (rd *round) set(mode string, res *modeResult) {
+	switch mode {
+	case modeIpkeeper:
+		rd.Ipkeeper = res
+	case modeHostLocal:
+		rd.HostLocal = res
+	}
+}
+
+// add counts a mode's run in the report; first says it is of the first round,
+// whose results the report shows in full.
+func (rep *report) add(mode string, res *modeResult, first bool) {
 	if res == nil {
 		return
 	}
-	switch mode {
-	case modeIpkeeper:
-		rep.Ipkeeper = res
-	case modeHostLocal:
-		rep.HostLocal = res
+	if first {
+		switch mode {
+		case modeIpkeeper:
+			rep.Ipkeeper = res
+		case modeHostLocal:
+			rep.HostLocal = res
+		}
 	}
 	rep.Duplicates += res.duplicates()
 	for _, f := range res.Failures {
@@ -141,29 +188,60 @@ func (rep *report) set(mode string, res *modeResult) {
 	}
 }
 
+func complete(m *modeResult) bool { return m != nil && len(m.Phases) == 3 && m.DeleteS > 0 }
+
+// ratios divides ipkeeper's phase times by host-local's, each summed over the
+// rounds where both modes completed; nil when there is none.
+func ratios(rounds []round) map[string]float64 {
+	var ik, hl [3]float64
+	n := 0
+	for _, rd := range rounds {
+		if !complete(rd.Ipkeeper) || !complete(rd.HostLocal) {
+			continue
+		}
+		n++
+		for i, pair := range [][2]float64{
+			{rd.Ipkeeper.CreateS, rd.HostLocal.CreateS},
+			{rd.Ipkeeper.RecreateS, rd.HostLocal.RecreateS},
+			{rd.Ipkeeper.DeleteS, rd.HostLocal.DeleteS},
+		} {
+			ik[i] += pair[0]
+			hl[i] += pair[1]
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return map[string]float64{
+		phaseCreate: round3(ik[0] / hl[0]), phaseRecreate: round3(ik[1] / hl[1]), phaseDelete: round3(ik[2] / hl[2]),
+	}
+}
+
 // finish computes the ratios and the targets.
 func (rep *report) finish(started time.Time) {
 	rep.TotalS = round3(time.Since(started).Seconds())
-	ik, hl := rep.Ipkeeper, rep.HostLocal
-	complete := func(m *modeResult) bool { return m != nil && len(m.Phases) == 3 && m.DeleteS > 0 }
-	if complete(ik) && complete(hl) {
-		rep.Ratios = map[string]float64{
-			phaseCreate:   round3(ik.CreateS / hl.CreateS),
-			phaseRecreate: round3(ik.RecreateS / hl.RecreateS),
-			phaseDelete:   round3(ik.DeleteS / hl.DeleteS),
-		}
-		rep.Targets = map[string]bool{
-			"create_within_1.3x":   rep.Ratios[phaseCreate] <= maxRatio,
-			"recreate_within_1.3x": rep.Ratios[phaseRecreate] <= maxRatio,
-		}
+	rounds := rep.Rounds
+	if len(rounds) == 0 {
+		rounds = []round{{Ipkeeper: rep.Ipkeeper, HostLocal: rep.HostLocal}}
 	}
-	if rep.Targets == nil {
-		rep.Targets = map[string]bool{}
+	rep.Ratios = ratios(rounds)
+	rep.Targets = map[string]bool{}
+	if rep.Ratios != nil {
+		rep.Targets["create_within_1.3x"] = rep.Ratios[phaseCreate] <= maxRatio
+		rep.Targets["recreate_within_1.3x"] = rep.Ratios[phaseRecreate] <= maxRatio
 	}
 	rep.Targets["zero_duplicates"] = rep.Duplicates == 0
-	if complete(ik) {
-		last := ik.Phases[2].Checks
-		rep.Targets["pool_count_0_after_delete"] = last.PoolAllocated != nil && *last.PoolAllocated == 0 && last.Claims != nil && *last.Claims == 0
+	if complete(rep.Ipkeeper) {
+		ok := true
+		for _, rd := range rounds {
+			if !complete(rd.Ipkeeper) {
+				ok = false
+				continue
+			}
+			last := rd.Ipkeeper.Phases[2].Checks
+			ok = ok && last.PoolAllocated != nil && *last.PoolAllocated == 0 && last.Claims != nil && *last.Claims == 0
+		}
+		rep.Targets["pool_count_0_after_delete"] = ok
 	}
 }
 
