@@ -29,10 +29,10 @@ type report struct {
 	Duplicates int `json:"duplicates"`
 	// Ratios are ipkeeper's phase times over host-local's, summed over the
 	// rounds; Ipkeeper and HostLocal are the first round's results.
-	Ratios  map[string]float64 `json:"ratios,omitempty"`
+	Ratios map[string]float64 `json:"ratios,omitempty"`
 	// Rounds holds every round when there are several (-rounds).
-	Rounds []round `json:"rounds,omitempty"`
-	Targets map[string]bool    `json:"targets_met,omitempty"`
+	Rounds  []round         `json:"rounds,omitempty"`
+	Targets map[string]bool `json:"targets_met,omitempty"`
 	// LoadAverage is the machine's 1-minute load before the run (other
 	// tenants make the numbers noisy).
 	LoadAverage string `json:"load_average_before"`
