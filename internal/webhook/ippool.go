@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"strings"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
@@ -28,10 +30,16 @@ var (
 	_ admission.Validator[*v2beta1.SpiderIPPool] = (*Pools)(nil)
 )
 
-// Default sets ipVersion from subnet.
-func (w *Pools) Default(_ context.Context, p *v2beta1.SpiderIPPool) error {
+// Default sets ipVersion from subnet and, on create, the finalizer that
+// holds the pool while its addresses are in use: set later by the
+// controller, a pool deleted right after its first allocation could go
+// before the finalizer came.
+func (w *Pools) Default(ctx context.Context, p *v2beta1.SpiderIPPool) error {
 	if subnet, err := netip.ParsePrefix(p.Spec.Subnet); err == nil && p.Spec.IPVersion == nil {
 		p.Spec.IPVersion = versionOf(subnet)
+	}
+	if req, err := admission.RequestFromContext(ctx); err == nil && req.Operation == admissionv1.Create {
+		controllerutil.AddFinalizer(p, v1alpha1.FinalizerAddressesInUse)
 	}
 	return nil
 }

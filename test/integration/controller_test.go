@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
@@ -261,7 +262,12 @@ func testAddressInUseCannotBeRemoved(t *testing.T) {
 	ctx := t.Context()
 	const ns = "wh-inuse"
 	namespace(t, ns)
-	mustCreate(t, ipPool("wh-inuse", "10.37.0.0/16", "10.37.0.1-10.37.0.5"))
+	created := ipPool("wh-inuse", "10.37.0.0/16", "10.37.0.1-10.37.0.5")
+	mustCreate(t, created)
+	// The create's answer: the webhook, not the controller later, set it.
+	if !controllerutil.ContainsFinalizer(created, v1alpha1.FinalizerAddressesInUse) {
+		t.Errorf("new pool has finalizers %v, want %s from the webhook", created.Finalizers, v1alpha1.FinalizerAddressesInUse)
+	}
 	pod := createPods(t, ns, "wh-inuse", 1, []string{"no-node"})[0]
 	mustCreate(t, &v1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "10.37.0.3", Labels: map[string]string{v1alpha1.LabelPool: "wh-inuse"}},

@@ -13,6 +13,12 @@ const (
 	LabelNode = "ipkeeper.io/node"
 )
 
+// FinalizerAddressesInUse holds a SpiderIPPool while any of its addresses is
+// claimed. The pool webhook sets it on create; the controller sets it on
+// pools created without the webhook and removes it from a deleted pool once
+// no claim of the pool is left.
+const FinalizerAddressesInUse = "ipkeeper.io/addresses-in-use"
+
 // ClaimHolder is the pod holding an address.
 type ClaimHolder struct {
 	// namespace of the pod.

@@ -23,7 +23,7 @@ import (
 )
 
 // PoolFinalizer holds a pool while any of its addresses is claimed.
-const PoolFinalizer = "ipkeeper.io/addresses-in-use"
+const PoolFinalizer = v1alpha1.FinalizerAddressesInUse
 
 // Pools reconciles SpiderIPPool status and finalizer.
 type Pools struct {
