@@ -79,7 +79,7 @@ bench-core: ## Benchmarks of the pure address core.
 	go test -run '^$$' -bench . -benchmem ./internal/ipnet/
 
 .PHONY: bench
-bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local (root; ~8 min per round, ROUNDS=2 alternates the order).
+bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local (root; ~4 min per round, ROUNDS=2 alternates the order).
 	go run ./hack/bench -nodes 10 -deployments 100 -replicas 10 -rounds $(ROUNDS)
 
 .PHONY: bench-quick
