@@ -161,6 +161,13 @@ func TestIntegrationGCReleasesClaimsOfPodsThatAreGone(t *testing.T) {
 
 	alive, forced, succeeded, replaced, stuck := gcPod(ns, "alive"), gcPod(ns, "forced"), gcPod(ns, "succeeded"), gcPod(ns, "replaced"), gcPod(ns, "stuck")
 	stuck.Finalizers = []string{gcHoldFinalizer}
+	// Bound to a node that exists: the controller-manager's pod GC marks a
+	// terminating pod that is unscheduled (or on a missing node) Failed, which
+	// would release its claim as completed before the terminating deadline
+	// this test is about.
+	const stuckNode = "gc-stuck-node"
+	mustCreate(t, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: stuckNode}})
+	stuck.Spec.NodeSelector, stuck.Spec.NodeName = nil, stuckNode
 	mustCreate(t, alive, forced, succeeded, replaced, stuck)
 	t.Cleanup(func() { gcUnhold(t, stuck) })
 	claims := map[*corev1.Pod]*v1alpha1.IPClaim{}
