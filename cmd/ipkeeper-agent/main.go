@@ -11,12 +11,9 @@ import (
 	"os"
 	"sync/atomic"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -86,10 +83,8 @@ func run(ctx context.Context, o options) error {
 	if err := store.Feed(ctx, mgr.GetCache(), index); err != nil {
 		return err
 	}
-	// Start the informers the allocator reads before serving. Pods and
-	// ReplicaSets are cached as metadata, all store.Cluster reads of them.
-	for _, obj := range []client.Object{metadataOf(corev1.SchemeGroupVersion.WithKind("Pod")), &corev1.Node{},
-		&corev1.Namespace{}, &appsv1.StatefulSet{}, metadataOf(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))} {
+	// Start the informers the allocator reads before serving.
+	for _, obj := range store.Informers() {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("informer for %T: %w", obj, err)
 		}
@@ -125,10 +120,4 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	return mgr.Start(ctx)
-}
-
-func metadataOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(gvk)
-	return m
 }

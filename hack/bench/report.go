@@ -103,7 +103,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			}
 			res, err := runMode(ctx, cfg, mode, b, filepath.Join(dir, fmt.Sprint("round-", i+1)))
 			rd.set(mode, res)
-			rep.add(mode, res, i == 0)
+			rep.add(mode, res)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("round %d, %s: %w", i+1, mode, err))
 			}
@@ -112,6 +112,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			}
 		}
 		rd.Ratios = ratios([]round{rd})
+		if i == 0 {
+			rep.Ipkeeper, rep.HostLocal = rd.Ipkeeper, rd.HostLocal
+		}
 		if cfg.rounds > 1 {
 			rep.Rounds = append(rep.Rounds, rd)
 		}
@@ -168,19 +171,10 @@ func (rd *round) set(mode string, res *modeResult) {
 	}
 }
 
-// add counts a mode's run in the report; first says it is of the first round,
-// whose results the report shows in full.
-func (rep *report) add(mode string, res *modeResult, first bool) {
+// add counts a mode's run in the report's duplicates and failures.
+func (rep *report) add(mode string, res *modeResult) {
 	if res == nil {
 		return
-	}
-	if first {
-		switch mode {
-		case modeIpkeeper:
-			rep.Ipkeeper = res
-		case modeHostLocal:
-			rep.HostLocal = res
-		}
 	}
 	rep.Duplicates += res.duplicates()
 	for _, f := range res.Failures {

@@ -160,7 +160,7 @@ func TestLastDelDeletesAStatelessPodsEndpoint(t *testing.T) {
 	if _, ok := s.endpoints[key]; ok {
 		t.Fatal("endpoint still there after the pod's last DEL")
 	}
-	if n := a.written.len(); n != 0 {
+	if n := len(a.written.m); n != 0 {
 		t.Fatalf("%d endpoint versions remembered after DEL, want 0", n)
 	}
 }

@@ -35,9 +35,3 @@ func (w *writtenEndpoints) take(pod types.UID) (EndpointVersion, bool) {
 	delete(w.m, pod)
 	return v, ok
 }
-
-func (w *writtenEndpoints) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.m)
-}

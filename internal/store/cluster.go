@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,14 +32,28 @@ func NewCluster(cache, api client.Reader, node string) *Cluster {
 
 var _ ipam.Cluster = (*Cluster)(nil)
 
+// Informers returns the objects whose informers the Cluster reads, to start
+// before serving: pods and ReplicaSets as metadata (Jobs start lazily, as
+// metadata too). Starting a typed Pod or ReplicaSet informer instead would
+// add a second watch that nothing reads.
+func Informers() []client.Object {
+	return []client.Object{metadataOf(corev1.SchemeGroupVersion.WithKind("Pod")), &corev1.Node{},
+		&corev1.Namespace{}, &appsv1.StatefulSet{}, metadataOf(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))}
+}
+
+func metadataOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	return m
+}
+
 // Pod returns the pod from the cache, or from the API server when the cache
 // lags behind the runtime's request. Only its metadata is read (the
 // allocator uses annotations, labels, owners and UID), so the cache keeps
 // the node's pods as metadata: each status change of a pod costs the agent a
 // small decode, not a whole pod's.
 func (c *Cluster) Pod(ctx context.Context, key types.NamespacedName) (*corev1.Pod, error) {
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	meta := metadataOf(corev1.SchemeGroupVersion.WithKind("Pod"))
 	err := c.cache.Get(ctx, key, meta)
 	if apierrors.IsNotFound(err) {
 		err = c.api.Get(ctx, key, meta)
@@ -80,12 +95,12 @@ func (c *Cluster) TopOwner(ctx context.Context, pod *corev1.Pod) (v1alpha1.Claim
 	// Only the parent's own controller reference is read, so the cache keeps
 	// ReplicaSets and Jobs as metadata: no pod templates or status decoded
 	// and held for every ReplicaSet of the cluster on every node.
-	parent := &metav1.PartialObjectMetadata{}
+	var parent *metav1.PartialObjectMetadata
 	switch ref.Kind {
 	case "ReplicaSet":
-		parent.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+		parent = metadataOf(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
 	case "Job":
-		parent.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("Job"))
+		parent = metadataOf(batchv1.SchemeGroupVersion.WithKind("Job"))
 	default:
 		return ownerOf(ref), nil
 	}
