@@ -20,6 +20,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // maxBody bounds a request body: a valid request is a few hundred bytes, a GC
@@ -28,10 +29,10 @@ const maxBody = 4 << 20
 
 // Allocator is what the server needs of ipam.Allocator.
 type Allocator interface {
-	Add(ctx context.Context, req *agentapi.AddRequest) (*agentapi.AddResponse, error)
-	Del(ctx context.Context, req *agentapi.DelRequest) error
-	Check(ctx context.Context, req *agentapi.CheckRequest) error
-	GC(ctx context.Context, req *agentapi.GCRequest, now time.Time) ([]string, error)
+	Add(ctx context.Context, req *ipam.AddRequest) (*ipam.Allocation, error)
+	Del(ctx context.Context, req *ipam.DelRequest) error
+	Check(ctx context.Context, req *ipam.CheckRequest) error
+	GC(ctx context.Context, req *ipam.GCRequest, now time.Time) ([]string, error)
 }
 
 // Events reports allocation failures on the pod.
@@ -106,11 +107,12 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
 	var req agentapi.AddRequest
 	s.serve(w, r, "add", &req, validateAttachment(&req.Attachment, &req.Pod), func(ctx context.Context) (any, error) {
-		resp, err := s.Alloc.Add(ctx, &req)
+		alloc, err := s.Alloc.Add(ctx, addRequest(&req))
 		if err != nil {
 			s.Events.Warn(req.Pod, reasonAllocationFailed, fmt.Sprintf("interface %s: %v", req.IfName, err))
+			return nil, err
 		}
-		return resp, err
+		return addResponse(alloc), nil
 	})
 }
 
@@ -118,14 +120,18 @@ func (s *Server) handleDel(w http.ResponseWriter, r *http.Request) {
 	var req agentapi.DelRequest
 	// The runtime may not name the pod on DEL; the sandbox alone identifies it.
 	s.serve(w, r, "del", &req, validateSandbox(&req.Attachment), func(ctx context.Context) (any, error) {
-		return struct{}{}, s.Alloc.Del(ctx, &req)
+		return struct{}{}, s.Alloc.Del(ctx, delRequest(&req))
 	})
 }
 
 func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var req agentapi.CheckRequest
 	s.serve(w, r, "check", &req, validateAttachment(&req.Attachment, &req.Pod), func(ctx context.Context) (any, error) {
-		return struct{}{}, s.Alloc.Check(ctx, &req)
+		in, err := checkRequest(&req)
+		if err != nil {
+			return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "invalid request", Details: err.Error()}
+		}
+		return struct{}{}, s.Alloc.Check(ctx, in)
 	})
 }
 
@@ -142,7 +148,7 @@ func (s *Server) handleGC(w http.ResponseWriter, r *http.Request) {
 		if s.Now != nil {
 			now = s.Now
 		}
-		released, err := s.Alloc.GC(ctx, &req, now())
+		released, err := s.Alloc.GC(ctx, gcRequest(&req), now())
 		return &agentapi.GCResponse{Released: released}, err
 	})
 }
@@ -212,7 +218,7 @@ const reasonAllocationFailed = "IPAllocationFailed"
 func toAPIError(err error) *agentapi.Error {
 	var apiErr *agentapi.Error
 	var allocErr *ipam.AllocationError
-	var annoErr *ipam.AnnotationError
+	var annoErr *spiderpool.AnnotationError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // recordingAllocator answers with a fixed error and counts the calls that
@@ -33,15 +35,15 @@ func (r *recordingAllocator) hit() error {
 	return r.err
 }
 
-func (r *recordingAllocator) Add(context.Context, *agentapi.AddRequest) (*agentapi.AddResponse, error) {
+func (r *recordingAllocator) Add(context.Context, *ipam.AddRequest) (*ipam.Allocation, error) {
 	if err := r.hit(); err != nil {
 		return nil, err
 	}
-	return &agentapi.AddResponse{IPs: []agentapi.IPConfig{{Address: "10.6.168.101/16", Pool: "p"}}}, nil
+	return &ipam.Allocation{IPs: []ipam.Address{{Address: netip.MustParsePrefix("10.6.168.101/16"), Pool: "p"}}}, nil
 }
-func (r *recordingAllocator) Del(context.Context, *agentapi.DelRequest) error     { return r.hit() }
-func (r *recordingAllocator) Check(context.Context, *agentapi.CheckRequest) error { return r.hit() }
-func (r *recordingAllocator) GC(context.Context, *agentapi.GCRequest, time.Time) ([]string, error) {
+func (r *recordingAllocator) Del(context.Context, *ipam.DelRequest) error     { return r.hit() }
+func (r *recordingAllocator) Check(context.Context, *ipam.CheckRequest) error { return r.hit() }
+func (r *recordingAllocator) GC(context.Context, *ipam.GCRequest, time.Time) ([]string, error) {
 	return nil, r.hit()
 }
 
@@ -129,7 +131,7 @@ func TestErrorsCarryTheirCodeAndBecomeEvents(t *testing.T) {
 		code int
 	}{
 		{&ipam.AllocationError{Msg: "pool p: all IPs have been exhausted"}, agentapi.CodeAllocationFailed},
-		{&ipam.AnnotationError{Key: ipam.AnnoPool, Reason: "not valid JSON"}, agentapi.CodeInvalidConfig},
+		{&spiderpool.AnnotationError{Key: spiderpool.AnnoPool, Reason: "not valid JSON"}, agentapi.CodeInvalidConfig},
 		{ipam.ErrNotFound, agentapi.CodeNotFound},
 		{errors.New("etcdserver: request timed out"), agentapi.CodeTryAgainLater},
 	}

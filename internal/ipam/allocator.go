@@ -15,7 +15,8 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+	"github.com/ipkeeper/ipkeeper/internal/ipnet"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Config tunes an Allocator.
@@ -57,7 +58,7 @@ func (e *AllocationError) Error() string { return e.Msg }
 
 // request is one ADD, resolved against the cluster.
 type request struct {
-	*agentapi.AddRequest
+	*AddRequest
 	pod     *corev1.Pod
 	key     types.NamespacedName
 	owner   v1alpha1.ClaimOwner
@@ -68,8 +69,8 @@ type request struct {
 // Add gives one interface of a pod its addresses, one per family its pools
 // name. Repeating an Add for the same pod incarnation and interface returns
 // the same addresses.
-func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi.AddResponse, error) {
-	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
+func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error) {
+	key := in.Pod.Key()
 	unlock := a.locks.lock(key)
 	defer unlock()
 
@@ -78,17 +79,17 @@ func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi
 		return nil, err
 	}
 	held, stale := a.sortClaims(req)
-	var got []*v1alpha1.IPClaim
+	var got []grant
 	for _, fam := range req.sel.Families() {
-		c, err := a.claimFamily(ctx, req, fam, held[fam])
+		g, err := a.claimFamily(ctx, req, fam, held[fam])
 		if err != nil {
 			a.rollback(ctx, got, held)
 			return nil, err
 		}
-		got = append(got, c)
+		got = append(got, g)
 	}
-	resp := a.response(req, got)
-	v, err := a.store.PutEndpoint(ctx, a.endpoint(req, resp))
+	alloc := a.allocation(req, got)
+	v, err := a.store.PutEndpoint(ctx, a.endpoint(req, alloc))
 	if err != nil {
 		a.rollback(ctx, got, held)
 		return nil, fmt.Errorf("record endpoint: %w", err)
@@ -97,20 +98,26 @@ func (a *Allocator) Add(ctx context.Context, in *agentapi.AddRequest) (*agentapi
 		a.written.put(req.pod.UID, v)
 	}
 	for _, c := range stale {
-		if !slices.ContainsFunc(got, func(g *v1alpha1.IPClaim) bool { return g.Name == c.Name }) {
+		if !slices.ContainsFunc(got, func(g grant) bool { return g.claim.Name == c.Name }) {
 			_ = a.release(ctx, c)
 		}
 	}
-	return resp, nil
+	return alloc, nil
+}
+
+// grant is a claim an Add holds for the pod, with its address parsed once.
+type grant struct {
+	claim *v1alpha1.IPClaim
+	addr  netip.Addr
 }
 
 // resolve loads the pod and everything pool choice needs.
-func (a *Allocator) resolve(ctx context.Context, in *agentapi.AddRequest, key types.NamespacedName) (*request, error) {
+func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.NamespacedName) (*request, error) {
 	pod, err := a.cluster.Pod(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("get pod %s: %w", key, err)
 	}
-	if in.Pod.UID != "" && string(pod.UID) != in.Pod.UID {
+	if in.Pod.UID != "" && pod.UID != in.Pod.UID {
 		return nil, fmt.Errorf("pod %s has uid %s, not %s: %w", key, pod.UID, in.Pod.UID, ErrNotFound)
 	}
 	owner, err := a.cluster.TopOwner(ctx, pod)
@@ -126,7 +133,7 @@ func (a *Allocator) resolve(ctx context.Context, in *agentapi.AddRequest, key ty
 		return nil, fmt.Errorf("get node %s: %w", a.cfg.Node, err)
 	}
 	sel, err := Select(SelectInput{
-		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: NetworkOf(pod, in.IfName),
+		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName),
 		NetconfIPv4: in.DefaultIPv4Pools, NetconfIPv6: in.DefaultIPv6Pools,
 		AutoPools: a.autoPools(owner, in.IfName), Pools: a.index.Pools(),
 	})
@@ -135,19 +142,19 @@ func (a *Allocator) resolve(ctx context.Context, in *agentapi.AddRequest, key ty
 	}
 	req := &request{AddRequest: in, pod: pod, key: key, owner: owner, sel: sel}
 	if a.stateful(owner) {
-		req.ordinal = ordinalOf(pod.Name, owner.Name)
+		req.ordinal = spiderpool.OrdinalOf(pod.Name, owner.Name)
 	}
 	return req, nil
 }
 
 func (a *Allocator) stateful(owner v1alpha1.ClaimOwner) bool {
-	return a.cfg.EnableStatefulSet && owner.Kind == "StatefulSet"
+	return a.cfg.EnableStatefulSet && owner.Kind == spiderpool.KindStatefulSet
 }
 
 // sortClaims splits the claims under the pod's name for this interface into
 // those the request may keep (per family) and stale ones of older incarnations.
-func (a *Allocator) sortClaims(req *request) (map[int]*v1alpha1.IPClaim, []*v1alpha1.IPClaim) {
-	held := map[int]*v1alpha1.IPClaim{}
+func (a *Allocator) sortClaims(req *request) (map[int]grant, []*v1alpha1.IPClaim) {
+	held := map[int]grant{}
 	var stale []*v1alpha1.IPClaim
 	for _, c := range a.index.ClaimsOf(req.key) {
 		if c.Spec.Holder.Interface != req.IfName {
@@ -157,9 +164,9 @@ func (a *Allocator) sortClaims(req *request) (map[int]*v1alpha1.IPClaim, []*v1al
 		if err != nil {
 			continue
 		}
-		fam := family(addr)
-		if held[fam] == nil && a.mayKeep(req, c, fam, addr) {
-			held[fam] = c
+		fam := ipnet.Family(addr)
+		if _, ok := held[fam]; !ok && a.mayKeep(req, c, fam, addr) {
+			held[fam] = grant{claim: c, addr: addr}
 			continue
 		}
 		stale = append(stale, c)
@@ -174,7 +181,7 @@ func (a *Allocator) mayKeep(req *request, c *v1alpha1.IPClaim, fam int, addr net
 	if c.Spec.Holder.UID == req.pod.UID {
 		return true
 	}
-	if !a.stateful(req.owner) || c.Spec.Owner.Kind != "StatefulSet" || c.Spec.Owner.Name != req.owner.Name {
+	if !a.stateful(req.owner) || c.Spec.Owner.Kind != spiderpool.KindStatefulSet || c.Spec.Owner.Name != req.owner.Name {
 		return false
 	}
 	candidate := slices.ContainsFunc(req.sel.Pools[fam], func(p *v2beta1.SpiderIPPool) bool { return p.Name == c.Spec.Pool })
@@ -183,16 +190,16 @@ func (a *Allocator) mayKeep(req *request, c *v1alpha1.IPClaim, fam int, addr net
 
 // claimFamily returns the request's claim for one family: the held one
 // (taken over by this incarnation if needed) or a new one.
-func (a *Allocator) claimFamily(ctx context.Context, req *request, fam int, held *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
+func (a *Allocator) claimFamily(ctx context.Context, req *request, fam int, held grant) (grant, error) {
 	if want, ok, err := a.ordinalAddress(ctx, req, fam); err != nil {
-		return nil, err
+		return grant{}, err
 	} else if ok {
-		if held != nil && held.Spec.Address == want.String() {
+		if held.claim != nil && held.addr == want {
 			return a.takeOver(ctx, req, held)
 		}
 		return a.claimExact(ctx, req, fam, want)
 	}
-	if held != nil {
+	if held.claim != nil {
 		return a.takeOver(ctx, req, held)
 	}
 	return a.claimNew(ctx, req, fam)
@@ -200,36 +207,36 @@ func (a *Allocator) claimFamily(ctx context.Context, req *request, fam int, held
 
 // takeOver points a held claim at this incarnation (a StatefulSet pod
 // restarted with a new UID); a no-op when it already is.
-func (a *Allocator) takeOver(ctx context.Context, req *request, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
-	want := a.holder(req)
+func (a *Allocator) takeOver(ctx context.Context, req *request, held grant) (grant, error) {
+	c, want := held.claim, a.holder(req)
 	if c.Spec.Holder == want && c.Spec.Node == a.cfg.Node {
-		return c, nil
+		return held, nil
 	}
 	updated := c.DeepCopy()
 	updated.Spec.Holder, updated.Spec.Node, updated.Spec.Owner = want, a.cfg.Node, req.owner
 	updated.Labels = claimLabels(c.Spec.Pool, a.cfg.Node)
 	out, err := a.store.UpdateClaim(ctx, updated)
 	if err != nil {
-		return nil, fmt.Errorf("take over %s for pod %s: %w", c.Spec.Address, req.key, err)
+		return grant{}, fmt.Errorf("take over %s for pod %s: %w", c.Spec.Address, req.key, err)
 	}
 	a.index.SetClaim(out)
-	return out, nil
+	return grant{claim: out, addr: held.addr}, nil
 }
 
 // claimNew takes a free address from the first candidate pool that has one.
-func (a *Allocator) claimNew(ctx context.Context, req *request, fam int) (*v1alpha1.IPClaim, error) {
+func (a *Allocator) claimNew(ctx context.Context, req *request, fam int) (grant, error) {
 	var why []string
 	for _, p := range req.sel.Pools[fam] {
-		c, reason, err := a.claimFromPool(ctx, req, p.Name)
+		g, reason, err := a.claimFromPool(ctx, req, p.Name)
 		if err != nil {
-			return nil, err
+			return grant{}, err
 		}
-		if c != nil {
-			return c, nil
+		if g.claim != nil {
+			return g, nil
 		}
 		why = append(why, fmt.Sprintf("pool %s: %s", p.Name, reason))
 	}
-	return nil, a.noAddress(req, fam, why)
+	return grant{}, a.noAddress(req, fam, why)
 }
 
 func (a *Allocator) noAddress(req *request, fam int, why []string) error {
@@ -242,21 +249,21 @@ func (a *Allocator) noAddress(req *request, fam int, why []string) error {
 
 // claimFromPool tries the pool's free addresses in this agent's order until a
 // create succeeds. A nil claim with a reason means the pool is full.
-func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string) (*v1alpha1.IPClaim, string, error) {
+func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string) (grant, string, error) {
 	for conflicts := 0; conflicts < a.cfg.MaxConflicts; {
 		addr, ok, err := a.index.Next(pool)
 		if err != nil {
-			return nil, err.Error(), nil
+			return grant{}, err.Error(), nil
 		}
 		if !ok {
-			return nil, a.exhausted(pool), nil
+			return grant{}, a.exhausted(pool), nil
 		}
 		c, err := a.store.CreateClaim(ctx, a.newClaim(req, pool, addr))
 		switch {
 		case err == nil:
 			a.index.Done(addr, true)
 			a.index.SetClaim(c)
-			return c, "", nil
+			return grant{claim: c, addr: addr}, "", nil
 		case errors.Is(err, ErrTaken):
 			a.index.Done(addr, true)
 			a.index.Scatter(pool)
@@ -264,10 +271,10 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 			conflicts++
 		default:
 			a.index.Done(addr, false)
-			return nil, "", fmt.Errorf("claim %s in pool %s: %w", addr, pool, err)
+			return grant{}, "", fmt.Errorf("claim %s in pool %s: %w", addr, pool, err)
 		}
 	}
-	return nil, "", fmt.Errorf("pool %s: gave up after %d conflicting claims: %w", pool, a.cfg.MaxConflicts, ErrConflict)
+	return grant{}, "", fmt.Errorf("pool %s: gave up after %d conflicting claims: %w", pool, a.cfg.MaxConflicts, ErrConflict)
 }
 
 func (a *Allocator) exhausted(pool string) string {
@@ -280,12 +287,12 @@ func (a *Allocator) exhausted(pool string) string {
 
 // rollback releases the claims an Add created before it failed; claims it
 // only took over stay with the pod.
-func (a *Allocator) rollback(ctx context.Context, got []*v1alpha1.IPClaim, held map[int]*v1alpha1.IPClaim) {
-	for _, c := range got {
-		if slices.ContainsFunc(mapValues(held), func(h *v1alpha1.IPClaim) bool { return h != nil && h.Name == c.Name }) {
+func (a *Allocator) rollback(ctx context.Context, got []grant, held map[int]grant) {
+	for _, g := range got {
+		if slices.ContainsFunc(mapValues(held), func(h grant) bool { return h.claim.Name == g.claim.Name }) {
 			continue
 		}
-		_ = a.release(ctx, c)
+		_ = a.release(ctx, g.claim)
 	}
 }
 
@@ -306,7 +313,7 @@ func (a *Allocator) holder(req *request) v1alpha1.ClaimHolder {
 
 func (a *Allocator) newClaim(req *request, pool string, addr netip.Addr) *v1alpha1.IPClaim {
 	return &v1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: ClaimName(addr), Labels: claimLabels(pool, a.cfg.Node)},
+		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClaimName(addr), Labels: claimLabels(pool, a.cfg.Node)},
 		Spec: v1alpha1.IPClaimSpec{
 			Address: addr.String(), Pool: pool, Node: a.cfg.Node,
 			Holder: a.holder(req), Owner: req.owner, Ordinal: req.ordinal,

@@ -3,6 +3,7 @@ package ipam
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // agentFor returns an allocator for node sharing store with others, its
@@ -46,22 +47,22 @@ func stsPod(sts string, ordinal int, incarnation string, ann map[string]string) 
 	}}
 }
 
-func addReq(p *corev1.Pod, container string) *agentapi.AddRequest {
-	return &agentapi.AddRequest{
-		Attachment: agentapi.Attachment{ContainerID: container, IfName: "eth0"},
-		Pod:        agentapi.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
+func addReq(p *corev1.Pod, container string) *AddRequest {
+	return &AddRequest{
+		Attachment: Attachment{ContainerID: container, IfName: "eth0"},
+		Pod:        PodRef{Namespace: p.Namespace, Name: p.Name, UID: p.UID},
 		Network:    "macvlan-ens192",
 	}
 }
 
-func delReq(p *corev1.Pod, container string) *agentapi.DelRequest {
-	return &agentapi.DelRequest{
-		Attachment: agentapi.Attachment{ContainerID: container, IfName: "eth0"},
-		Pod:        agentapi.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
+func delReq(p *corev1.Pod, container string) *DelRequest {
+	return &DelRequest{
+		Attachment: Attachment{ContainerID: container, IfName: "eth0"},
+		Pod:        PodRef{Namespace: p.Namespace, Name: p.Name, UID: p.UID},
 	}
 }
 
-var poolAnno = map[string]string{AnnoPool: `{"ipv4":["p"]}`}
+var poolAnno = map[string]string{spiderpool.AnnoPool: `{"ipv4":["p"]}`}
 
 func testPool(ips ...string) *v2beta1.SpiderIPPool {
 	return &v2beta1.SpiderIPPool{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v2beta1.SpiderIPPoolSpec{
@@ -91,7 +92,7 @@ func TestConcurrentAgentsNeverHandOutAnAddressTwice(t *testing.T) {
 				t.Errorf("pod-%d: %v", i, err)
 				return
 			}
-			got[i] = resp.IPs[0].Address
+			got[i] = resp.IPs[0].Address.String()
 		})
 	}
 	wg.Wait()
@@ -125,7 +126,7 @@ func TestAddIsIdempotentAndDelReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.IPs[0].Address != again.IPs[0].Address || first.IPs[0].Gateway != "10.6.0.1" {
+	if first.IPs[0].Address != again.IPs[0].Address || first.IPs[0].Gateway.String() != "10.6.0.1" {
 		t.Fatalf("first %+v, again %+v: want the same address with the pool's gateway", first.IPs, again.IPs)
 	}
 	if n := len(s.holders()); n != 1 {
@@ -246,7 +247,7 @@ func TestReservedAddressesAreNeverHandedOut(t *testing.T) {
 	c.addPod(p1)
 	c.addPod(p2)
 	resp, err := a.Add(t.Context(), addReq(p1, "c1"))
-	if err != nil || resp.IPs[0].Address != "10.6.168.133/16" {
+	if err != nil || resp.IPs[0].Address.String() != "10.6.168.133/16" {
 		t.Fatalf("first pod: %+v, %v; want 10.6.168.133/16", resp, err)
 	}
 	_, err = a.Add(t.Context(), addReq(p2, "c2"))
@@ -270,7 +271,7 @@ func TestStatefulSetPodKeepsItsAddressAcrossRestarts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addresses[ord] = resp.IPs[0].Address
+		addresses[ord] = resp.IPs[0].Address.String()
 	}
 	// Restart: DEL keeps the claim; the new incarnation gets the same address.
 	for ord := range 2 {
@@ -283,7 +284,7 @@ func TestStatefulSetPodKeepsItsAddressAcrossRestarts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.IPs[0].Address != addresses[ord] {
+		if resp.IPs[0].Address.String() != addresses[ord] {
 			t.Errorf("ordinal %d: %s after restart, want %s", ord, resp.IPs[0].Address, addresses[ord])
 		}
 	}
@@ -307,7 +308,7 @@ func TestStatefulSetPodKeepsItsAddressAcrossRestarts(t *testing.T) {
 func TestOrdinalIPs(t *testing.T) {
 	s, c := newMemStore(), newMemCluster("node1")
 	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
-	ann := map[string]string{AnnoPool: `{"ipv4":["p"]}`, AnnoOrdinalIPs: "10.6.168.105,10.6.168.103"}
+	ann := map[string]string{spiderpool.AnnoPool: `{"ipv4":["p"]}`, spiderpool.AnnoOrdinalIPs: "10.6.168.105,10.6.168.103"}
 	for ord, want := range []string{"10.6.168.105/16", "10.6.168.103/16"} {
 		pod := stsPod("web", ord, "a", ann)
 		c.addPod(pod)
@@ -315,7 +316,7 @@ func TestOrdinalIPs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.IPs[0].Address != want {
+		if resp.IPs[0].Address.String() != want {
 			t.Errorf("ordinal %d got %s, want %s", ord, resp.IPs[0].Address, want)
 		}
 	}
@@ -344,7 +345,7 @@ func TestStatefulSetMovesWhenItsPoolIsNoLongerACandidate(t *testing.T) {
 	if err := a.Del(t.Context(), delReq(first, "a0")); err != nil {
 		t.Fatal(err)
 	}
-	moved := stsPod("db", 0, "b", map[string]string{AnnoPool: `{"ipv4":["p2"]}`})
+	moved := stsPod("db", 0, "b", map[string]string{spiderpool.AnnoPool: `{"ipv4":["p2"]}`})
 	c.addPod(moved)
 	resp, err := a.Add(t.Context(), addReq(moved, "b0"))
 	if err != nil {
@@ -383,7 +384,7 @@ func TestRetainOnScaleDownKeepsTheOrdinalsAddress(t *testing.T) {
 	s, c := newMemStore(), newMemCluster("node1")
 	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
 	sts := &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid", Annotations: map[string]string{AnnoRetainOnScaleDown: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid", Annotations: map[string]string{spiderpool.AnnoRetainOnScaleDown: "true"}},
 		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2)},
 	}
 	c.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = sts
@@ -418,11 +419,11 @@ func TestMalformedAnnotationChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := s.holders()
-	bad := statelessPod("bad", map[string]string{AnnoPool: `{"ipv4": [p]}`})
+	bad := statelessPod("bad", map[string]string{spiderpool.AnnoPool: `{"ipv4": [p]}`})
 	c.addPod(bad)
 	_, err := a.Add(t.Context(), addReq(bad, "b"))
-	if err == nil || !strings.Contains(err.Error(), AnnoPool) {
-		t.Fatalf("err = %v, want it to name %s", err, AnnoPool)
+	if err == nil || !strings.Contains(err.Error(), spiderpool.AnnoPool) {
+		t.Fatalf("err = %v, want it to name %s", err, spiderpool.AnnoPool)
 	}
 	if diff := cmp.Diff(before, s.holders()); diff != "" {
 		t.Fatalf("claims changed (-before +after):\n%s", diff)
@@ -435,20 +436,23 @@ func TestGatewayRoutesAndCleanGateway(t *testing.T) {
 	p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "10.6.0.254"}}
 	a := agentFor(t, "node1", s, c, p)
 	pod := statelessPod("r", map[string]string{
-		AnnoPool:   `{"ipv4":["p"],"cleangateway":true}`,
-		AnnoRoutes: `[{"dst":"10.0.0.0/8","gw":"10.6.0.253"},{"dst":"192.168.0.0/16","gw":"172.31.0.1"}]`,
+		spiderpool.AnnoPool:   `{"ipv4":["p"],"cleangateway":true}`,
+		spiderpool.AnnoRoutes: `[{"dst":"10.0.0.0/8","gw":"10.6.0.253"},{"dst":"192.168.0.0/16","gw":"172.31.0.1"}]`,
 	})
 	c.addPod(pod)
 	resp, err := a.Add(t.Context(), addReq(pod, "r"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []agentapi.Route{{Dst: "172.16.0.0/16", GW: "10.6.0.254"}, {Dst: "10.0.0.0/8", GW: "10.6.0.253"}}
-	if diff := cmp.Diff(want, resp.Routes); diff != "" {
+	want := []spiderpool.Route{
+		{Dst: netip.MustParsePrefix("172.16.0.0/16"), GW: netip.MustParseAddr("10.6.0.254")},
+		{Dst: netip.MustParsePrefix("10.0.0.0/8"), GW: netip.MustParseAddr("10.6.0.253")},
+	}
+	if diff := cmp.Diff(want, resp.Routes, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
 	}
-	if resp.IPs[0].Gateway != "" {
-		t.Errorf("gateway %q with cleangateway, want none", resp.IPs[0].Gateway)
+	if resp.IPs[0].Gateway.IsValid() {
+		t.Errorf("gateway %s with cleangateway, want none", resp.IPs[0].Gateway)
 	}
 }
 
@@ -466,7 +470,7 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	valid := &agentapi.GCRequest{Network: "macvlan-ens192", ValidAttachments: []agentapi.Attachment{{ContainerID: "c0", IfName: "eth0"}}}
+	valid := &GCRequest{Network: "macvlan-ens192", Valid: []Attachment{{ContainerID: "c0", IfName: "eth0"}}}
 	created := time.Now()
 	for _, cl := range a.index.Claims() {
 		cl.CreationTimestamp = metav1.NewTime(created)
@@ -496,7 +500,7 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 func TestUnknownPoolFailsWithTheReason(t *testing.T) {
 	s, c := newMemStore(), newMemCluster("node1")
 	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
-	pod := statelessPod("x", map[string]string{AnnoPool: `{"ipv4":["no-such-pool"]}`})
+	pod := statelessPod("x", map[string]string{spiderpool.AnnoPool: `{"ipv4":["no-such-pool"]}`})
 	c.addPod(pod)
 	_, err := a.Add(t.Context(), addReq(pod, "x"))
 	var ae *AllocationError

@@ -13,6 +13,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/ipnet"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Index is an agent's in-memory view of allocation state: pools, reserved
@@ -70,7 +71,7 @@ func famIdx(f int) int {
 
 // SetPool records a pool's current spec.
 func (x *Index) SetPool(p *v2beta1.SpiderIPPool) {
-	spec, err := parsePool(p)
+	spec, err := spiderpool.PoolOf(p)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	st := x.pools[p.Name]
@@ -110,6 +111,18 @@ func (x *Index) Pool(name string) *v2beta1.SpiderIPPool {
 	return nil
 }
 
+// Parsed returns the pool of that name with its parsed spec; ok is false
+// when the index has no such pool or its spec does not parse.
+func (x *Index) Parsed(name string) (*v2beta1.SpiderIPPool, ipnet.Pool, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	st, ok := x.pools[name]
+	if !ok || st.err != nil {
+		return nil, ipnet.Pool{}, false
+	}
+	return st.obj, st.spec, true
+}
+
 // SetReserved records the addresses of one SpiderReservedIP. Entries that do
 // not parse are skipped here (the webhook refuses them).
 func (x *Index) SetReserved(name string, entries []string) {
@@ -147,7 +160,7 @@ func (x *Index) recomputeReserved() {
 func (x *Index) IsReserved(a netip.Addr) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.reservedBy[famIdx(family(a))].Contains(a)
+	return x.reservedBy[famIdx(ipnet.Family(a))].Contains(a)
 }
 
 // SetClaim records a claim (from the informer or from the agent's own write).
@@ -162,7 +175,7 @@ func (x *Index) SetClaim(c *v1alpha1.IPClaim) {
 		x.unlinkPod(old)
 	}
 	x.claims[c.Name] = c
-	x.taken[famIdx(family(a))].Insert(a)
+	x.taken[famIdx(ipnet.Family(a))].Insert(a)
 	key := types.NamespacedName{Namespace: c.Spec.Holder.Namespace, Name: c.Spec.Holder.Name}
 	if x.byPod[key] == nil {
 		x.byPod[key] = map[string]bool{}
@@ -181,7 +194,7 @@ func (x *Index) DeleteClaim(name string) {
 	delete(x.claims, name)
 	x.unlinkPod(c)
 	if a, err := netip.ParseAddr(c.Spec.Address); err == nil {
-		x.taken[famIdx(family(a))].Remove(a)
+		x.taken[famIdx(ipnet.Family(a))].Remove(a)
 	}
 }
 
@@ -238,7 +251,7 @@ func (x *Index) Next(pool string) (netip.Addr, bool, error) {
 	if !fits {
 		n = math.MaxUint64
 	}
-	taken := &x.taken[famIdx(prefixFamily(st.spec.Subnet))]
+	taken := &x.taken[famIdx(ipnet.Family(st.spec.Subnet.Addr()))]
 	it := ipnet.NewIterator(free, taken, st.cursor%n)
 	var near [nearCandidates]netip.Addr
 	k := 0
@@ -277,7 +290,7 @@ func (x *Index) Done(a netip.Addr, claimed bool) {
 	defer x.mu.Unlock()
 	delete(x.inflight, a)
 	if claimed {
-		x.taken[famIdx(family(a))].Insert(a)
+		x.taken[famIdx(ipnet.Family(a))].Insert(a)
 	}
 }
 
@@ -302,8 +315,8 @@ func (x *Index) PoolCounts(pool string) (ipnet.Counts, bool) {
 		return ipnet.Counts{}, false
 	}
 	p := st.spec
-	p.Reserved = x.reservedBy[famIdx(prefixFamily(p.Subnet))]
-	return p.Counts(x.taken[famIdx(prefixFamily(p.Subnet))]), true
+	p.Reserved = x.reservedBy[famIdx(ipnet.Family(p.Subnet.Addr()))]
+	return p.Counts(x.taken[famIdx(ipnet.Family(p.Subnet.Addr()))]), true
 }
 
 // PoolAllows reports whether a is one the pool may hand out now (inside ips,
@@ -321,44 +334,9 @@ func (x *Index) PoolAllows(pool string, a netip.Addr) bool {
 func (x *Index) freeOf(st *poolState) ipnet.Set {
 	if st.stale {
 		p := st.spec
-		p.Reserved = x.reservedBy[famIdx(prefixFamily(p.Subnet))]
+		p.Reserved = x.reservedBy[famIdx(ipnet.Family(p.Subnet.Addr()))]
 		st.free = p.Free()
 		st.stale = false
 	}
 	return st.free
-}
-
-func family(a netip.Addr) int {
-	if a.Is4() || a.Is4In6() {
-		return 4
-	}
-	return 6
-}
-
-func prefixFamily(p netip.Prefix) int { return family(p.Addr()) }
-
-// parsePool turns a pool's spec into the core's terms.
-func parsePool(p *v2beta1.SpiderIPPool) (ipnet.Pool, error) {
-	subnet, err := netip.ParsePrefix(p.Spec.Subnet)
-	if err != nil {
-		return ipnet.Pool{}, fmt.Errorf("pool %s: spec.subnet %q: %w", p.Name, p.Spec.Subnet, err)
-	}
-	subnet = subnet.Masked()
-	ips, err := ipnet.ParseSetIn(p.Spec.IPs, subnet)
-	if err != nil {
-		return ipnet.Pool{}, fmt.Errorf("pool %s: spec.ips: %w", p.Name, err)
-	}
-	exclude, err := ipnet.ParseSetIn(p.Spec.ExcludeIPs, subnet)
-	if err != nil {
-		return ipnet.Pool{}, fmt.Errorf("pool %s: spec.excludeIPs: %w", p.Name, err)
-	}
-	pool := ipnet.Pool{Subnet: subnet, IPs: ips, Exclude: exclude}
-	if p.Spec.Gateway != nil && *p.Spec.Gateway != "" {
-		gw, err := netip.ParseAddr(*p.Spec.Gateway)
-		if err != nil {
-			return ipnet.Pool{}, fmt.Errorf("pool %s: spec.gateway %q: %w", p.Name, *p.Spec.Gateway, err)
-		}
-		pool.Gateway = gw
-	}
-	return pool, nil
 }

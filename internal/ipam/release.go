@@ -11,15 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 )
 
 // Del releases what Add gave one interface of a sandbox, unless the pod is a
 // StatefulSet pod that keeps its addresses. It succeeds when there is
 // nothing to release. Once a pod holds no address any more, its endpoint is
 // deleted too.
-func (a *Allocator) Del(ctx context.Context, in *agentapi.DelRequest) error {
-	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
+func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
+	key := in.Pod.Key()
 	unlock := a.locks.lock(key)
 	defer unlock()
 	var errs []error
@@ -83,12 +82,12 @@ func (a *Allocator) claimsForDel(key types.NamespacedName, containerID string) [
 
 // belongsTo reports whether claim c was given to this sandbox's interface.
 // A claim another sandbox or incarnation has taken over is not released.
-func belongsTo(c *v1alpha1.IPClaim, at agentapi.Attachment, uid string) bool {
+func belongsTo(c *v1alpha1.IPClaim, at Attachment, uid types.UID) bool {
 	h := c.Spec.Holder
 	if h.Interface != at.IfName {
 		return false
 	}
-	if uid != "" && string(h.UID) != uid {
+	if uid != "" && h.UID != uid {
 		return false
 	}
 	return h.ContainerID == "" || at.ContainerID == "" || h.ContainerID == at.ContainerID
@@ -96,24 +95,23 @@ func belongsTo(c *v1alpha1.IPClaim, at agentapi.Attachment, uid string) bool {
 
 // Check verifies that the sandbox's interface still holds the addresses the
 // runtime believes it has.
-func (a *Allocator) Check(_ context.Context, in *agentapi.CheckRequest) error {
-	key := types.NamespacedName{Namespace: in.Pod.Namespace, Name: in.Pod.Name}
-	var held []string
+func (a *Allocator) Check(_ context.Context, in *CheckRequest) error {
+	key := in.Pod.Key()
+	var held []netip.Addr
 	for _, c := range a.index.ClaimsOf(key) {
-		if belongsTo(c, in.Attachment, in.Pod.UID) {
-			held = append(held, c.Spec.Address)
+		if !belongsTo(c, in.Attachment, in.Pod.UID) {
+			continue
+		}
+		if addr, err := netip.ParseAddr(c.Spec.Address); err == nil {
+			held = append(held, addr)
 		}
 	}
 	if len(held) == 0 {
 		return fmt.Errorf("sandbox %s interface %s of pod %s holds no address: %w", in.ContainerID, in.IfName, key, ErrNotFound)
 	}
-	for _, cidr := range in.IPs {
-		p, err := netip.ParsePrefix(cidr)
-		if err != nil {
-			return fmt.Errorf("address %q: %w", cidr, err)
-		}
-		if !slices.Contains(held, p.Addr().String()) {
-			return fmt.Errorf("address %s of %s/%s is not claimed by pod %s: %w", p.Addr(), in.ContainerID, in.IfName, key, ErrNotFound)
+	for _, addr := range in.IPs {
+		if !slices.Contains(held, addr) {
+			return fmt.Errorf("address %s of %s/%s is not claimed by pod %s: %w", addr, in.ContainerID, in.IfName, key, ErrNotFound)
 		}
 	}
 	return nil
@@ -125,9 +123,9 @@ const gcMinAge = time.Minute
 // GC releases this node's claims on a network whose sandbox is not in the
 // runtime's list of valid attachments. StatefulSet claims are left to the
 // controller, which knows whether the ordinal still exists.
-func (a *Allocator) GC(ctx context.Context, in *agentapi.GCRequest, now time.Time) ([]string, error) {
-	valid := map[agentapi.Attachment]bool{}
-	for _, at := range in.ValidAttachments {
+func (a *Allocator) GC(ctx context.Context, in *GCRequest, now time.Time) ([]string, error) {
+	valid := map[Attachment]bool{}
+	for _, at := range in.Valid {
 		valid[at] = true
 	}
 	var released []string
@@ -136,7 +134,7 @@ func (a *Allocator) GC(ctx context.Context, in *agentapi.GCRequest, now time.Tim
 		h := c.Spec.Holder
 		switch {
 		case c.Spec.Node != a.cfg.Node, h.Network != in.Network, h.ContainerID == "",
-			valid[agentapi.Attachment{ContainerID: h.ContainerID, IfName: h.Interface}],
+			valid[Attachment{ContainerID: h.ContainerID, IfName: h.Interface}],
 			a.stateful(c.Spec.Owner), now.Sub(c.CreationTimestamp.Time) < gcMinAge:
 			continue
 		}

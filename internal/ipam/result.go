@@ -1,23 +1,14 @@
 package ipam
 
 import (
-	"encoding/json"
 	"net/netip"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/agentapi"
-)
-
-// Labels the controller sets on automatic pools (API.md §4), read here to
-// find a workload's pool (rule 1).
-const (
-	LabelAutoOwnerUID = "ipkeeper.io/owner-uid"
-	LabelAutoIfName   = "ipkeeper.io/interface"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // autoPools returns the workload's automatic pools for an interface.
@@ -27,136 +18,96 @@ func (a *Allocator) autoPools(owner v1alpha1.ClaimOwner, ifName string) map[int]
 		return out
 	}
 	for _, p := range a.index.Pools() {
-		if p.Labels[LabelAutoOwnerUID] == string(owner.UID) && p.Labels[LabelAutoIfName] == ifName {
-			fam := poolFamily(p)
+		if p.Labels[spiderpool.LabelAutoPoolOwnerUID] == string(owner.UID) && p.Labels[spiderpool.LabelAutoPoolInterface] == ifName {
+			fam := spiderpool.PoolFamily(p)
 			out[fam] = append(out[fam], p.Name)
 		}
 	}
 	return out
 }
 
-// NetworkOf returns the "namespace/name" of the NetworkAttachmentDefinition
-// that Multus uses for a pod's interface, or "" for the cluster default.
-func NetworkOf(pod *corev1.Pod, ifName string) string {
-	if ifName == "eth0" {
-		return qualify(pod.Annotations["v1.multus-cni.io/default-network"], pod.Namespace)
-	}
-	nets := multusNetworks(pod.Annotations["k8s.v1.cni.cncf.io/networks"], pod.Namespace)
-	for i, n := range nets {
-		name := n.iface
-		if name == "" {
-			name = positionalInterface(i + 1)
+// allocation is what the request's claims give the interface: each address
+// with its pool's prefix length and gateway, the pool's routes, and the
+// routes of the pod's ipam.spidernet.io/routes whose next hop is in the pool's
+// subnet.
+func (a *Allocator) allocation(req *request, got []grant) *Allocation {
+	out := &Allocation{}
+	clean := req.cleanGateway()
+	extra := annotationRoutes(req.pod)
+	for _, g := range got {
+		p, parsed, ok := a.index.Parsed(g.claim.Spec.Pool)
+		if !ok {
+			continue
 		}
-		if name == ifName {
-			return n.ref
+		subnet := parsed.Subnet
+		ip := Address{Address: netip.PrefixFrom(g.addr, subnet.Bits()), Pool: p.Name}
+		if !clean {
+			ip.Gateway = parsed.Gateway
 		}
-	}
-	return ""
-}
-
-type multusNet struct{ ref, iface string }
-
-// multusNetworks parses the networks annotation: JSON or "ns/name@if, name".
-func multusNetworks(value, podNS string) []multusNet {
-	value = strings.TrimSpace(value)
-	if value == "" {
-		return nil
-	}
-	var out []multusNet
-	if strings.HasPrefix(value, "[") {
-		var sel []struct {
-			Name      string `json:"name"`
-			Namespace string `json:"namespace"`
-			Interface string `json:"interface"`
-		}
-		if json.Unmarshal([]byte(value), &sel) != nil {
-			return nil
-		}
-		for _, s := range sel {
-			ns := s.Namespace
-			if ns == "" {
-				ns = podNS
+		out.IPs = append(out.IPs, ip)
+		for _, r := range p.Spec.Routes {
+			if route, ok := poolRoute(r); ok {
+				out.Routes = append(out.Routes, route)
 			}
-			out = append(out, multusNet{ref: ns + "/" + s.Name, iface: s.Interface})
 		}
-		return out
-	}
-	for _, item := range strings.Split(value, ",") {
-		ref, iface, _ := strings.Cut(strings.TrimSpace(item), "@")
-		out = append(out, multusNet{ref: qualify(ref, podNS), iface: iface})
+		for _, r := range extra {
+			if subnet.Contains(r.GW) {
+				out.Routes = append(out.Routes, r)
+			}
+		}
 	}
 	return out
 }
 
-func qualify(ref, ns string) string {
-	if ref == "" || strings.Contains(ref, "/") {
-		return ref
+func (r *request) cleanGateway() bool { return r.CleanGateway || r.sel.CleanGateway }
+
+// poolRoute parses one of a pool's spec.routes; the webhook refuses routes
+// that do not parse, so one that does not is skipped.
+func poolRoute(r v2beta1.Route) (spiderpool.Route, bool) {
+	dst, err := netip.ParsePrefix(r.Dst)
+	if err != nil {
+		return spiderpool.Route{}, false
 	}
-	return ns + "/" + ref
+	gw, err := netip.ParseAddr(r.Gw)
+	if err != nil {
+		return spiderpool.Route{}, false
+	}
+	return spiderpool.Route{Dst: dst, GW: gw}, true
 }
 
-// response turns the request's claims into the plugin's answer.
-func (a *Allocator) response(req *request, got []*v1alpha1.IPClaim) *agentapi.AddResponse {
-	resp := &agentapi.AddResponse{}
-	clean := req.CleanGateway || req.sel.CleanGateway
-	extra := a.annotationRoutes(req.pod)
-	for _, c := range got {
-		p := a.index.Pool(c.Spec.Pool)
-		if p == nil {
-			continue
-		}
-		subnet, _ := netip.ParsePrefix(p.Spec.Subnet)
-		ipc := agentapi.IPConfig{Address: netip.PrefixFrom(netip.MustParseAddr(c.Spec.Address), subnet.Bits()).String(), Pool: p.Name}
-		if p.Spec.Gateway != nil && !clean {
-			ipc.Gateway = *p.Spec.Gateway
-		}
-		resp.IPs = append(resp.IPs, ipc)
-		for _, r := range p.Spec.Routes {
-			resp.Routes = append(resp.Routes, agentapi.Route{Dst: r.Dst, GW: r.Gw})
-		}
-		for _, r := range extra {
-			if gw, err := netip.ParseAddr(r.GW); err == nil && subnet.Contains(gw) {
-				resp.Routes = append(resp.Routes, agentapi.Route{Dst: r.Dst, GW: r.GW})
-			}
-		}
-	}
-	return resp
-}
-
-func (a *Allocator) annotationRoutes(pod *corev1.Pod) []RouteSpec {
-	v, ok := pod.Annotations[AnnoRoutes]
+// annotationRoutes are the pod's ipam.spidernet.io/routes; a malformed
+// annotation gives none.
+func annotationRoutes(pod *corev1.Pod) []spiderpool.Route {
+	v, ok := pod.Annotations[spiderpool.AnnoRoutes]
 	if !ok {
 		return nil
 	}
-	rs, err := parseRoutes(v)
+	rs, err := spiderpool.ParseRoutes(v)
 	if err != nil {
 		return nil
 	}
 	return rs
 }
 
-// endpoint is the SpiderEndpoint record of this interface.
-func (a *Allocator) endpoint(req *request, resp *agentapi.AddResponse) *v2beta1.SpiderEndpoint {
+// endpoint is the SpiderEndpoint record of this interface's allocation.
+func (a *Allocator) endpoint(req *request, alloc *Allocation) *v2beta1.SpiderEndpoint {
 	detail := v2beta1.IPAllocationDetail{Interface: req.IfName}
-	for _, ipc := range resp.IPs {
-		addr, gw, pool := ipc.Address, ipc.Gateway, ipc.Pool
-		if netip.MustParsePrefix(addr).Addr().Is4() {
-			detail.IPv4, detail.IPv4Pool = &addr, &pool
-			if gw != "" {
-				detail.IPv4Gateway = &gw
-			}
+	for _, ip := range alloc.IPs {
+		addr, pool := ip.Address.String(), ip.Pool
+		var gw *string
+		if ip.Gateway.IsValid() {
+			gw = new(ip.Gateway.String())
+		}
+		if ip.Address.Addr().Is4() {
+			detail.IPv4, detail.IPv4Pool, detail.IPv4Gateway = &addr, &pool, gw
 		} else {
-			detail.IPv6, detail.IPv6Pool = &addr, &pool
-			if gw != "" {
-				detail.IPv6Gateway = &gw
-			}
+			detail.IPv6, detail.IPv6Pool, detail.IPv6Gateway = &addr, &pool, gw
 		}
 	}
-	for _, r := range resp.Routes {
-		detail.Routes = append(detail.Routes, v2beta1.Route{Dst: r.Dst, Gw: r.GW})
+	for _, r := range alloc.Routes {
+		detail.Routes = append(detail.Routes, v2beta1.Route{Dst: r.Dst.String(), Gw: r.GW.String()})
 	}
-	clean := req.CleanGateway || req.sel.CleanGateway
-	detail.CleanGateway = &clean
+	detail.CleanGateway = new(req.cleanGateway())
 	ep := &v2beta1.SpiderEndpoint{
 		ObjectMeta: metav1.ObjectMeta{Namespace: req.pod.Namespace, Name: req.pod.Name},
 		Status: v2beta1.SpiderEndpointStatus{

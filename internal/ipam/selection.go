@@ -3,7 +3,6 @@ package ipam
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // SelectInput is everything pool choice looks at for one interface.
@@ -111,39 +111,42 @@ func (s *Selection) Describe() string {
 // pools for this interface.
 func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 	ann := in.Pod.Annotations
-	if _, ok := ann[AnnoSubnets]; ok || ann[AnnoSubnet] != "" {
+	if req, asked, err := spiderpool.ParseAutoPoolRequest(ann); asked {
 		// Rule 1: the workload's automatic pools.
-		if _, err := subnetChoice(ann, in.IfName); err != nil {
+		if err != nil {
 			return nil, "", false, err
 		}
-		return in.AutoPools, "automatic pool of pod annotation " + AnnoSubnet + "(s)", false, nil
+		if _, plural := ann[spiderpool.AnnoSubnets]; plural && !req.Covers(in.IfName) {
+			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AnnoSubnets, Reason: fmt.Sprintf("has no entry for interface %q", in.IfName)}
+		}
+		return in.AutoPools, "automatic pool of pod annotation " + spiderpool.AnnoSubnet + "(s)", false, nil
 	}
-	if v, ok := ann[AnnoPools]; ok {
-		cs, err := parseMulti(AnnoPools, v)
+	if v, ok := ann[spiderpool.AnnoPools]; ok {
+		cs, err := spiderpool.ParsePoolsAnnotation(spiderpool.AnnoPools, v)
 		if err != nil {
 			return nil, "", false, err
 		}
 		for _, c := range cs {
 			if c.Interface == in.IfName {
-				return byFamily(c.IPv4, c.IPv6), "pod annotation " + AnnoPools, c.CleanGateway, nil
+				return byFamily(c.IPv4, c.IPv6), "pod annotation " + spiderpool.AnnoPools, c.CleanGateway, nil
 			}
 		}
 	}
-	if v, ok := ann[AnnoPool]; ok {
-		c, err := parseSingle(AnnoPool, v)
+	if v, ok := ann[spiderpool.AnnoPool]; ok {
+		c, err := spiderpool.ParsePoolAnnotation(spiderpool.AnnoPool, v)
 		if err != nil {
 			return nil, "", false, err
 		}
 		if c.Interface == "" || c.Interface == in.IfName {
-			return byFamily(c.IPv4, c.IPv6), "pod annotation " + AnnoPool, c.CleanGateway, nil
+			return byFamily(c.IPv4, c.IPv6), "pod annotation " + spiderpool.AnnoPool, c.CleanGateway, nil
 		}
 	}
 	if in.Namespace != nil {
-		v4, err := parseNamespaceDefault(AnnoNSDefaultIPv4Pool, in.Namespace.Annotations[AnnoNSDefaultIPv4Pool])
+		v4, err := spiderpool.ParseNamespaceDefault(spiderpool.AnnoNSDefaultIPv4Pool, in.Namespace.Annotations[spiderpool.AnnoNSDefaultIPv4Pool])
 		if err != nil {
 			return nil, "", false, err
 		}
-		v6, err := parseNamespaceDefault(AnnoNSDefaultIPv6Pool, in.Namespace.Annotations[AnnoNSDefaultIPv6Pool])
+		v6, err := spiderpool.ParseNamespaceDefault(spiderpool.AnnoNSDefaultIPv6Pool, in.Namespace.Annotations[spiderpool.AnnoNSDefaultIPv6Pool])
 		if err != nil {
 			return nil, "", false, err
 		}
@@ -157,7 +160,7 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 	var v4, v6 []string
 	for _, p := range in.Pools {
 		if p.Spec.Default != nil && *p.Spec.Default {
-			if poolFamily(p) == 6 {
+			if spiderpool.PoolFamily(p) == 6 {
 				v6 = append(v6, p.Name)
 			} else {
 				v4 = append(v4, p.Name)
@@ -168,23 +171,6 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 		return byFamily(v4, v6), "pools with spec.default=true", false, nil
 	}
 	return nil, "", false, nil
-}
-
-// subnetChoice validates the subnet(s) annotation for the interface.
-func subnetChoice(ann map[string]string, ifName string) (PoolChoice, error) {
-	if v, ok := ann[AnnoSubnets]; ok {
-		cs, err := parseMulti(AnnoSubnets, v)
-		if err != nil {
-			return PoolChoice{}, err
-		}
-		for _, c := range cs {
-			if c.Interface == ifName {
-				return c, nil
-			}
-		}
-		return PoolChoice{}, &AnnotationError{Key: AnnoSubnets, Reason: fmt.Sprintf("has no entry for interface %q", ifName)}
-	}
-	return parseSingle(AnnoSubnet, ann[AnnoSubnet])
 }
 
 func byFamily(v4, v6 []string) map[int][]string {
@@ -228,8 +214,8 @@ func filter(p *v2beta1.SpiderIPPool, family int, in SelectInput) string {
 		return "terminating"
 	case p.Spec.Disable != nil && *p.Spec.Disable:
 		return "disabled"
-	case poolFamily(p) != family:
-		return fmt.Sprintf("is IPv%d, named for IPv%d", poolFamily(p), family)
+	case spiderpool.PoolFamily(p) != family:
+		return fmt.Sprintf("is IPv%d, named for IPv%d", spiderpool.PoolFamily(p), family)
 	}
 	if len(p.Spec.NodeName) > 0 {
 		if in.Node == nil || !slices.Contains(p.Spec.NodeName, in.Node.Name) {
@@ -281,17 +267,6 @@ func selects(sel *metav1.LabelSelector, l map[string]string) bool {
 		return false
 	}
 	return s.Matches(labels.Set(l))
-}
-
-// poolFamily is the pool's IP family: spec.ipVersion, else subnet's family.
-func poolFamily(p *v2beta1.SpiderIPPool) int {
-	if p.Spec.IPVersion != nil {
-		return int(*p.Spec.IPVersion)
-	}
-	if pfx, err := netip.ParsePrefix(p.Spec.Subnet); err == nil && pfx.Addr().Is6() {
-		return 6
-	}
-	return 4
 }
 
 func nodeName(n *corev1.Node) string {

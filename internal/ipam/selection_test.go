@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 func pool(name, subnet string, mods ...func(*v2beta1.SpiderIPPool)) *v2beta1.SpiderIPPool {
@@ -57,7 +58,7 @@ func TestSelect(t *testing.T) {
 		pool("backup-2", "10.6.0.0/16"),
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}}
-	nsWithDefault := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: map[string]string{AnnoNSDefaultIPv4Pool: `["e"]`}}}
+	nsWithDefault := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: map[string]string{spiderpool.AnnoNSDefaultIPv4Pool: `["e"]`}}}
 	tests := []struct {
 		name     string
 		in       SelectInput
@@ -67,13 +68,13 @@ func TestSelect(t *testing.T) {
 	}{
 		{
 			name: "ippool annotation, user order kept among equals, specificity first",
-			in:   SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["a","e","d"]}`})},
-			rule: "pod annotation " + AnnoPool, v4: []string{"d", "e", "a"}, v6: []string{},
+			in:   SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoPool: `{"ipv4":["a","e","d"]}`})},
+			rule: "pod annotation " + spiderpool.AnnoPool, v4: []string{"d", "e", "a"}, v6: []string{},
 		},
 		{
 			name: "filters keep the reason",
-			in:   SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["c","off","missing","v6","a"]}`})},
-			rule: "pod annotation " + AnnoPool, v4: []string{"a"}, v6: []string{},
+			in:   SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoPool: `{"ipv4":["c","off","missing","v6","a"]}`})},
+			rule: "pod annotation " + spiderpool.AnnoPool, v4: []string{"a"}, v6: []string{},
 			rejected: []Rejection{
 				{"c", "spec.nodeName does not include node node1"},
 				{"off", "disabled"},
@@ -83,16 +84,16 @@ func TestSelect(t *testing.T) {
 		},
 		{
 			name: "wildcards expand sorted",
-			in:   SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["backup-*"]}`})},
-			rule: "pod annotation " + AnnoPool, v4: []string{"backup-1", "backup-2"}, v6: []string{},
+			in:   SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoPool: `{"ipv4":["backup-*"]}`})},
+			rule: "pod annotation " + spiderpool.AnnoPool, v4: []string{"backup-1", "backup-2"}, v6: []string{},
 		},
 		{
 			name: "ippools wins over ippool, matched by interface",
 			in: SelectInput{IfName: "net1", Pod: podWith(map[string]string{
-				AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv4":["backup-1"]}]`,
-				AnnoPool:  `{"ipv4":["b"]}`,
+				spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv4":["backup-1"]}]`,
+				spiderpool.AnnoPool:  `{"ipv4":["b"]}`,
 			})},
-			rule: "pod annotation " + AnnoPools, v4: []string{"backup-1"}, v6: []string{},
+			rule: "pod annotation " + spiderpool.AnnoPools, v4: []string{"backup-1"}, v6: []string{},
 		},
 		{
 			name: "namespace default before netconf",
@@ -142,16 +143,16 @@ func TestSelectRefusesMalformedAnnotations(t *testing.T) {
 		key     string
 		mention string
 	}{
-		{map[string]string{AnnoPool: `{"ipv4":["a"]`}, AnnoPool, "not valid JSON"},
-		{map[string]string{AnnoPool: `{}`}, AnnoPool, "names no pool"},
-		{map[string]string{AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]`}, AnnoPools, "set it on all entries or on none"},
-		{map[string]string{AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]`}, AnnoPools, `interface "eth0" appears twice`},
-		{map[string]string{AnnoSubnets: `[{"interface":"net1","ipv4":["s"]}]`}, AnnoSubnets, `no entry for interface "eth0"`},
+		{map[string]string{spiderpool.AnnoPool: `{"ipv4":["a"]`}, spiderpool.AnnoPool, "not valid JSON"},
+		{map[string]string{spiderpool.AnnoPool: `{}`}, spiderpool.AnnoPool, "names no pool"},
+		{map[string]string{spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]`}, spiderpool.AnnoPools, "set it on all entries or on none"},
+		{map[string]string{spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]`}, spiderpool.AnnoPools, `interface "eth0" appears twice`},
+		{map[string]string{spiderpool.AnnoSubnets: `[{"interface":"net1","ipv4":["s"]}]`}, spiderpool.AnnoSubnets, `no entry for interface "eth0"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mention, func(t *testing.T) {
 			_, err := Select(SelectInput{Pod: podWith(tc.ann), IfName: "eth0"})
-			var ae *AnnotationError
+			var ae *spiderpool.AnnotationError
 			if !errors.As(err, &ae) {
 				t.Fatalf("err = %v, want an AnnotationError", err)
 			}
@@ -169,20 +170,8 @@ func TestSelectWithoutAnyRule(t *testing.T) {
 	}
 }
 
-func TestNetworkOf(t *testing.T) {
-	pod := podWith(map[string]string{
-		"v1.multus-cni.io/default-network": "kube-system/macvlan-ens192",
-		"k8s.v1.cni.cncf.io/networks":      "other/net-a, net-b@eth9",
-	})
-	for ifName, want := range map[string]string{"eth0": "kube-system/macvlan-ens192", "net1": "other/net-a", "eth9": "ns1/net-b", "net5": ""} {
-		if got := NetworkOf(pod, ifName); got != want {
-			t.Errorf("NetworkOf(%s) = %q, want %q", ifName, got, want)
-		}
-	}
-}
-
 func TestSelectNamesFamiliesEvenWhenEveryPoolIsFilteredOut(t *testing.T) {
-	sel, err := Select(SelectInput{Pod: podWith(map[string]string{AnnoPool: `{"ipv4":["missing"]}`}), IfName: "eth0"})
+	sel, err := Select(SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoPool: `{"ipv4":["missing"]}`}), IfName: "eth0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -323,7 +323,7 @@ func FuzzSetOps(f *testing.F) {
 		r := byteReader(data)
 		head := r.byte()
 		base := addr(bases[head%4])
-		fam, b := family(base), fromAddr(base)
+		fam, b := Family(base), fromAddr(base)
 		old := chunkMax
 		chunkMax = 1 + int(head>>2)%4
 		defer func() { chunkMax = old }()

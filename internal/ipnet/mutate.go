@@ -12,7 +12,7 @@ import (
 // A Set holds one family: an address of the other family than a non-empty
 // set, or an invalid address, is ignored. A zone is ignored.
 func (s *Set) Insert(a netip.Addr) {
-	fam := family(a)
+	fam := Family(a)
 	switch {
 	case fam == 0:
 		return
@@ -52,7 +52,7 @@ func (s *Set) Insert(a netip.Addr) {
 // Remove deletes a from the set in place, splitting the range that holds it
 // when a is inside it. Addresses not in the set are ignored.
 func (s *Set) Remove(a netip.Addr) {
-	if s.IsEmpty() || family(a) != s.fam {
+	if s.IsEmpty() || Family(a) != s.fam {
 		return
 	}
 	v := fromAddr(a)

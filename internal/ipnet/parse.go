@@ -21,9 +21,9 @@ func ParseSetIn(entries []string, subnet netip.Prefix) (Set, error) {
 		return Set{}, errors.New("invalid subnet")
 	}
 	subnet = subnet.Masked()
-	subFam := family(subnet.Addr())
+	subFam := Family(subnet.Addr())
 	return parseSet(entries, func(i int, entry string, r Range) error {
-		if fam := family(r.First); fam != subFam {
+		if fam := Family(r.First); fam != subFam {
 			return fmt.Errorf("entry %d: %q is IPv%d but subnet %s is IPv%d", i, entry, fam, subnet, subFam)
 		}
 		// A prefix is contiguous, so holding both ends means holding the
@@ -48,7 +48,7 @@ func parseSet(entries []string, check func(i int, entry string, r Range) error) 
 		if err := check(i, entry, r); err != nil {
 			return Set{}, err
 		}
-		switch f := family(r.First); {
+		switch f := Family(r.First); {
 		case fam == 0:
 			fam, firstIdx = f, i
 		case f != fam:

@@ -29,7 +29,7 @@ func (r Range) validate() error {
 		return fmt.Errorf("range %s: invalid address", r)
 	case r.First.Zone() != "" || r.Last.Zone() != "":
 		return fmt.Errorf("range %s: zoned addresses are not allowed", r)
-	case family(r.First) != family(r.Last):
+	case Family(r.First) != Family(r.Last):
 		return fmt.Errorf("range %s: mixes IPv4 and IPv6", r)
 	case r.Last.Less(r.First):
 		return fmt.Errorf("range %s: start is after its end", r)
@@ -64,7 +64,7 @@ func ParseRange(s string) (Range, error) {
 	if err != nil {
 		return Range{}, err
 	}
-	if family(first) != family(last) {
+	if Family(first) != Family(last) {
 		return Range{}, fmt.Errorf("%q: range mixes IPv4 and IPv6", s)
 	}
 	if last.Less(first) {

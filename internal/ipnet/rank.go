@@ -10,7 +10,7 @@ import (
 // inverse of Nth for members: s.Nth(r) == a when Rank(a) == (r, true). It
 // walks the ranges below a; callers use it once per allocation.
 func (s Set) Rank(a netip.Addr) (uint64, bool) {
-	if s.IsEmpty() || family(a) != s.fam {
+	if s.IsEmpty() || Family(a) != s.fam {
 		return 0, false
 	}
 	v := fromAddr(a)

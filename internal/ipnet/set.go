@@ -42,9 +42,9 @@ func NewSet(ranges ...Range) (Set, error) {
 			return Set{}, err
 		}
 		if fam == 0 {
-			fam = family(r.First)
-		} else if family(r.First) != fam {
-			return Set{}, fmt.Errorf("range %s is IPv%d but earlier ranges are IPv%d; a set holds one family", r, family(r.First), fam)
+			fam = Family(r.First)
+		} else if Family(r.First) != fam {
+			return Set{}, fmt.Errorf("range %s is IPv%d but earlier ranges are IPv%d; a set holds one family", r, Family(r.First), fam)
 		}
 		spans = append(spans, span{lo: fromAddr(r.First), hi: fromAddr(r.Last)})
 	}
@@ -58,7 +58,7 @@ func SetOf(p netip.Prefix) Set {
 		return Set{}
 	}
 	p = p.Masked()
-	fam := family(p.Addr())
+	fam := Family(p.Addr())
 	lo := fromAddr(p.Addr())
 	hostBits := 128 - p.Bits()
 	if fam == 4 {
@@ -239,7 +239,7 @@ func (s Set) find(v u128) (span, bool) {
 // Contains reports whether a is in the set, in O(log n). Addresses of the
 // other family are never in it; a zone is ignored.
 func (s Set) Contains(a netip.Addr) bool {
-	if s.IsEmpty() || family(a) != s.fam {
+	if s.IsEmpty() || Family(a) != s.fam {
 		return false
 	}
 	_, ok := s.find(fromAddr(a))

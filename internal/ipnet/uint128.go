@@ -58,9 +58,10 @@ func minOf(a, b u128) u128 {
 	return b
 }
 
-// family returns 4 or 6 for a valid address and 0 otherwise. An IPv4-mapped
+// Family returns 4 or 6 for a valid address and 0 otherwise: the one rule
+// for the family of an address in ipkeeper. An IPv4-mapped
 // IPv6 address is family 6, as netip treats it as distinct from plain IPv4.
-func family(a netip.Addr) int {
+func Family(a netip.Addr) int {
 	switch {
 	case a.Is4():
 		return 4

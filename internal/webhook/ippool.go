@@ -15,7 +15,6 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/ipnet"
 )
 
@@ -152,7 +151,7 @@ func (w *Pools) checkSubnetOwner(ctx context.Context, p *v2beta1.SpiderIPPool, s
 // checkInUse refuses removing (or excluding) an address a pod holds.
 func (w *Pools) checkInUse(ctx context.Context, p *v2beta1.SpiderIPPool, offered ipnet.Set) field.ErrorList {
 	var claims v1alpha1.IPClaimList
-	if err := w.Reader.List(ctx, &claims, client.MatchingFields{controller.IndexClaimPool: p.Name}); err != nil {
+	if err := w.Reader.List(ctx, &claims, client.MatchingLabels{v1alpha1.LabelPool: p.Name}); err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("spec"), fmt.Errorf("list claims: %w", err))}
 	}
 	var errs field.ErrorList

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/ipnet"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // ExhaustedError means a subnet has too few free addresses to fill a pool.
@@ -27,23 +28,11 @@ func (e *ExhaustedError) Error() string {
 // broadcast addresses, every SpiderReservedIP, and the ips of every pool of
 // the same family (its own pools and any other that overlaps).
 func subnetFree(sub *v2beta1.SpiderSubnet, pools []v2beta1.SpiderIPPool, reserved []v2beta1.SpiderReservedIP) (ipnet.Set, error) {
-	prefix, err := netip.ParsePrefix(sub.Spec.Subnet)
+	p, err := spiderpool.SubnetPoolOf(sub)
 	if err != nil {
-		return ipnet.Set{}, fmt.Errorf("SpiderSubnet %s: spec.subnet: %w", sub.Name, err)
+		return ipnet.Set{}, err
 	}
-	prefix = prefix.Masked()
-	ips, err := ipnet.ParseSetIn(sub.Spec.IPs, prefix)
-	if err != nil {
-		return ipnet.Set{}, fmt.Errorf("SpiderSubnet %s: spec.ips: %w", sub.Name, err)
-	}
-	exclude, err := ipnet.ParseSet(sub.Spec.ExcludeIPs)
-	if err != nil {
-		return ipnet.Set{}, fmt.Errorf("SpiderSubnet %s: spec.excludeIPs: %w", sub.Name, err)
-	}
-	p := ipnet.Pool{Subnet: prefix, IPs: ips, Exclude: exclude}
-	if sub.Spec.Gateway != nil {
-		p.Gateway, _ = netip.ParseAddr(*sub.Spec.Gateway)
-	}
+	prefix := p.Subnet
 	for i := range reserved {
 		set, err := ipnet.ParseSet(reserved[i].Spec.IPs)
 		if err != nil {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/ipnet"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // poolWant is one pool a workload asks for.
@@ -106,8 +106,8 @@ func (r *Reconciler) subnet(ctx context.Context, w *workload, want poolWant) (*v
 	if err != nil {
 		return nil, netip.Prefix{}, fmt.Errorf("SpiderSubnet %s: spec.subnet: %w", sub.Name, err)
 	}
-	if fam := familyOf(prefix); fam != want.family {
-		err := &AnnotationError{Key: annotationKey(w), Reason: fmt.Sprintf("interface %s names SpiderSubnet %s as ipv%d, but it is IPv%d", want.iface, want.subnet, want.family, fam)}
+	if fam := ipnet.Family(prefix.Addr()); fam != want.family {
+		err := &spiderpool.AnnotationError{Key: spiderpool.AutoPoolAnnotationKey(w.Annotations), Reason: fmt.Sprintf("interface %s names SpiderSubnet %s as ipv%d, but it is IPv%d", want.iface, want.subnet, want.family, fam)}
 		r.event(w.Object, corev1.EventTypeWarning, ReasonInvalidAnnotation, err.Error())
 		return nil, netip.Prefix{}, reconcile.TerminalError(err)
 	}
@@ -273,21 +273,6 @@ func merge(dst, src map[string]string) map[string]string {
 	}
 	maps.Copy(dst, src)
 	return dst
-}
-
-func familyOf(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 4
-	}
-	return 6
-}
-
-// annotationKey is the subnet annotation a workload uses.
-func annotationKey(w *workload) string {
-	if _, ok := w.Annotations[ipam.AnnoSubnets]; ok {
-		return ipam.AnnoSubnets
-	}
-	return ipam.AnnoSubnet
 }
 
 // keyedMutex is a mutex per key, here per subnet CIDR.

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Labels and annotations of an automatic pool. The agent selects a
@@ -16,8 +16,8 @@ import (
 // and this controller find a workload's pools by kind, namespace and name,
 // which outlive the UID when a workload is re-created.
 const (
-	LabelOwnerUID       = ipam.LabelAutoOwnerUID
-	LabelInterface      = ipam.LabelAutoIfName
+	LabelOwnerUID       = spiderpool.LabelAutoPoolOwnerUID
+	LabelInterface      = spiderpool.LabelAutoPoolInterface
 	LabelOwnerKind      = "ipkeeper.io/owner-kind"
 	LabelOwnerNamespace = "ipkeeper.io/owner-namespace"
 	// LabelOwnerName is the owner's name made label-safe (cut to 63
@@ -142,15 +142,4 @@ func keyOf(p *v2beta1.SpiderIPPool) (Key, bool) {
 // reclaims reports whether a pool is to be deleted with its workload.
 func reclaims(p *v2beta1.SpiderIPPool) bool {
 	return p.Annotations[AnnoReclaim] != "false"
-}
-
-// poolFamily is a pool's IP family: spec.ipVersion, else its subnet's.
-func poolFamily(p *v2beta1.SpiderIPPool) int {
-	if p.Spec.IPVersion != nil {
-		return int(*p.Spec.IPVersion)
-	}
-	if strings.Contains(p.Spec.Subnet, ":") {
-		return 6
-	}
-	return 4
 }

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Event reasons, on the workload (or, for a third-party controller or a bare
@@ -86,13 +86,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		// pools should be, so they stay as they are.
 		return ctrl.Result{RequeueAfter: thirdPartyOwnerRecheckPeriod}, nil
 	}
-	req, asked, err := ParseRequest(w.Annotations)
+	req, asked, err := spiderpool.ParseAutoPoolRequest(w.Annotations)
 	if err != nil {
 		r.event(w.Object, corev1.EventTypeWarning, ReasonInvalidAnnotation, err.Error())
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	if asked && !w.HasReplicas && req.Size.Relative {
-		err := &AnnotationError{Key: ipam.AnnoPoolIPNumber, Reason: fmt.Sprintf(
+		err := &spiderpool.AnnotationError{Key: spiderpool.AnnoPoolIPNumber, Reason: fmt.Sprintf(
 			"the pods of %s %s are made by a third-party controller whose replicas ipkeeper cannot read; set a fixed number such as \"5\" (got %q)",
 			w.Kind, w.Name, req.Size)}
 		r.event(w.Object, corev1.EventTypeWarning, ReasonFixedIPNumberRequired, err.Error())
@@ -116,7 +116,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 
 // ensureAll keeps one pool per interface and family the request names, and
 // returns the names of the pools it kept.
-func (r *Reconciler) ensureAll(ctx context.Context, w *workload, req Request, pools []v2beta1.SpiderIPPool) (map[string]bool, error) {
+func (r *Reconciler) ensureAll(ctx context.Context, w *workload, req spiderpool.AutoPoolRequest, pools []v2beta1.SpiderIPPool) (map[string]bool, error) {
 	used := map[string]bool{}
 	size := req.Size.For(w.Replicas)
 	var errs []error
@@ -152,7 +152,7 @@ func candidates(pools []v2beta1.SpiderIPPool, uid types.UID, iface string, famil
 	for i := range pools {
 		p := &pools[i]
 		switch {
-		case p.Labels[LabelInterface] != iface || poolFamily(p) != family:
+		case p.Labels[LabelInterface] != iface || spiderpool.PoolFamily(p) != family:
 		case p.Labels[LabelOwnerUID] == string(uid):
 			own = append(own, p)
 		case !reclaims(p):
@@ -304,27 +304,27 @@ func (r *Reconciler) thirdParty(ctx context.Context, key Key) (*workload, error)
 	return w, nil
 }
 
-// topOwner returns the workload a pod belongs to: its controller, or that
-// controller's controller for a ReplicaSet (a Deployment) or a Job (a
-// CronJob), as the agent finds it. ok is false for a pod without controller.
+// topOwner returns the workload a pod belongs to (spiderpool.TopController),
+// as the agent finds it. ok is false for a pod without controller. A parent
+// that cannot be read counts as having no controller of its own.
 func (r *Reconciler) topOwner(ctx context.Context, pod client.Object) (Key, types.UID, bool) {
-	ref := metav1.GetControllerOf(pod)
+	ref, _ := spiderpool.TopController(ctx, pod, r.controllerOf)
 	if ref == nil {
 		return Key{}, "", false
 	}
-	var parent client.Object
-	switch gv, _ := schema.ParseGroupVersion(ref.APIVersion); {
-	case gv.Group == "apps" && ref.Kind == "ReplicaSet":
-		parent = &appsv1.ReplicaSet{}
-	case gv.Group == "batch" && ref.Kind == "Job":
+	return keyOfRef(pod.GetNamespace(), ref), ref.UID, true
+}
+
+// controllerOf reads a ReplicaSet's or Job's controller reference.
+func (r *Reconciler) controllerOf(ctx context.Context, namespace string, ref *metav1.OwnerReference) (*metav1.OwnerReference, error) {
+	var parent client.Object = &appsv1.ReplicaSet{}
+	if ref.Kind == "Job" {
 		parent = &batchv1.Job{}
 	}
-	if parent != nil && r.Client.Get(ctx, types.NamespacedName{Namespace: pod.GetNamespace(), Name: ref.Name}, parent) == nil {
-		if up := metav1.GetControllerOf(parent); up != nil {
-			ref = up
-		}
+	if r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, parent) != nil {
+		return nil, nil
 	}
-	return keyOfRef(pod.GetNamespace(), ref), ref.UID, true
+	return metav1.GetControllerOf(parent), nil
 }
 
 // warnBarePod tells a pod without controller that it gets no automatic pool.
@@ -336,7 +336,7 @@ func (r *Reconciler) warnBarePod(ctx context.Context, key Key) error {
 	}
 	if asksForAutoPool(pod) && metav1.GetControllerOf(pod) == nil {
 		r.event(pod, corev1.EventTypeWarning, ReasonNoController,
-			"annotation "+ipam.AnnoSubnet+"(s) asks for an automatic pool, which is made for a pod's controller; a pod without one gets none: name a pool with "+ipam.AnnoPool+" instead")
+			"annotation "+spiderpool.AnnoSubnet+"(s) asks for an automatic pool, which is made for a pod's controller; a pod without one gets none: name a pool with "+spiderpool.AnnoPool+" instead")
 	}
 	return nil
 }
@@ -348,8 +348,8 @@ func (r *Reconciler) event(obj client.Object, kind, reason, note string) {
 // asksForAutoPool reports whether a pod carries a subnet annotation.
 func asksForAutoPool(o client.Object) bool {
 	ann := o.GetAnnotations()
-	_, multi := ann[ipam.AnnoSubnets]
-	_, single := ann[ipam.AnnoSubnet]
+	_, multi := ann[spiderpool.AnnoSubnets]
+	_, single := ann[spiderpool.AnnoSubnet]
 	return multi || single
 }
 

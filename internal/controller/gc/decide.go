@@ -1,15 +1,13 @@
 package gc
 
 import (
-	"strconv"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Config is what a decision depends on besides the objects themselves.
@@ -28,22 +26,20 @@ const (
 	ReasonPodReplaced         = "pod_replaced"
 	ReasonPodCompleted        = "pod_completed"
 	ReasonPodTerminated       = "pod_terminated"
-	ReasonStatefulSetGone     = "statefulset_gone"
-	ReasonStatefulSetReplaced = "statefulset_replaced"
-	ReasonStatefulSetDeleting = "statefulset_deleting"
-	ReasonScaledDown          = "scaled_down"
-	ReasonNoOrdinal           = "no_ordinal"
+	ReasonStatefulSetGone     = spiderpool.SlotGone
+	ReasonStatefulSetReplaced = spiderpool.SlotReplaced
+	ReasonStatefulSetDeleting = spiderpool.SlotDeleting
+	ReasonScaledDown          = spiderpool.SlotScaledDown
+	ReasonNoOrdinal           = spiderpool.SlotNotAnOrdinalPod
 )
 
 // Reasons a claim is kept.
 const (
 	KeepPodAlive       = "pod_alive"
 	KeepPodTerminating = "pod_terminating"
-	KeepOrdinal        = "statefulset_ordinal"
-	KeepRetained       = "retained_on_scale_down"
+	KeepOrdinal        = spiderpool.SlotKept
+	KeepRetained       = spiderpool.SlotRetained
 )
-
-const kindStatefulSet = "StatefulSet"
 
 // Decide says whether claim is to be released, given its holder pod and, for
 // a StatefulSet claim, the StatefulSet (nil when absent), at time now. A kept
@@ -56,10 +52,10 @@ const kindStatefulSet = "StatefulSet"
 // its holder incarnation is gone: no pod, a pod with another UID, a
 // Succeeded/Failed pod, or a pod terminating past its deadline plus the margin.
 func Decide(claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *appsv1.StatefulSet, now time.Time, cfg Config) (release bool, reason string, requeueAfter time.Duration) {
-	if !cfg.EnableStatefulSet || claim.Spec.Owner.Kind != kindStatefulSet {
+	if !cfg.EnableStatefulSet || claim.Spec.Owner.Kind != spiderpool.KindStatefulSet {
 		return holderGone(claim, pod, now, cfg.TerminatingMargin)
 	}
-	slotReason, kept := ordinalSlot(claim, sts)
+	slotReason, kept := spiderpool.OrdinalSlot(claim, sts)
 	if kept {
 		return false, slotReason, 0
 	}
@@ -88,48 +84,4 @@ func holderGone(claim *v1alpha1.IPClaim, pod *corev1.Pod, now time.Time, margin 
 		return true, ReasonPodTerminated, 0
 	}
 	return false, KeepPodAlive, 0
-}
-
-// ordinalSlot says whether the StatefulSet still has the claim's ordinal
-// (kept), and else why not.
-func ordinalSlot(claim *v1alpha1.IPClaim, sts *appsv1.StatefulSet) (string, bool) {
-	switch {
-	case sts == nil:
-		return ReasonStatefulSetGone, false
-	case claim.Spec.Owner.UID != "" && sts.UID != claim.Spec.Owner.UID:
-		return ReasonStatefulSetReplaced, false
-	case sts.DeletionTimestamp != nil:
-		return ReasonStatefulSetDeleting, false
-	case sts.Annotations[ipam.AnnoRetainOnScaleDown] == "true":
-		return KeepRetained, true
-	}
-	ord, ok := ordinal(claim, sts.Name)
-	if !ok {
-		// Not a pod of this StatefulSet's naming: only the pod's life counts.
-		return ReasonNoOrdinal, false
-	}
-	start, replicas := int64(0), int64(1)
-	if sts.Spec.Ordinals != nil {
-		start = int64(sts.Spec.Ordinals.Start)
-	}
-	if sts.Spec.Replicas != nil {
-		replicas = int64(*sts.Spec.Replicas)
-	}
-	if ord < start || ord >= start+replicas {
-		return ReasonScaledDown, false
-	}
-	return KeepOrdinal, true
-}
-
-// ordinal is spec.ordinal, else the n of a holder named "<statefulset>-<n>".
-func ordinal(claim *v1alpha1.IPClaim, sts string) (int64, bool) {
-	if claim.Spec.Ordinal != nil {
-		return int64(*claim.Spec.Ordinal), true
-	}
-	rest, ok := strings.CutPrefix(claim.Spec.Holder.Name, sts+"-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 32)
-	return n, err == nil && n >= 0
 }

@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 var (
@@ -73,7 +73,7 @@ func start(n int32) stsOpt {
 	return func(s *appsv1.StatefulSet) { s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: n} }
 }
 func retain(v string) stsOpt {
-	return func(s *appsv1.StatefulSet) { s.Annotations = map[string]string{ipam.AnnoRetainOnScaleDown: v} }
+	return func(s *appsv1.StatefulSet) { s.Annotations = map[string]string{spiderpool.AnnoRetainOnScaleDown: v} }
 }
 func stsDeleting(s *appsv1.StatefulSet) { s.DeletionTimestamp = &metav1.Time{Time: t0} }
 
@@ -123,7 +123,7 @@ func TestDecideStateless(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Without the StatefulSet feature a StatefulSet's claim is the same.
 			sts := tt.claim.DeepCopy()
-			sts.Spec.Owner.Kind, sts.Spec.Ordinal = kindStatefulSet, ptr.To[int32](0)
+			sts.Spec.Owner.Kind, sts.Spec.Ordinal = spiderpool.KindStatefulSet, ptr.To[int32](0)
 			for _, c := range []struct {
 				claim *v1alpha1.IPClaim
 				cfg   Config
@@ -142,9 +142,9 @@ func TestDecideStatefulSet(t *testing.T) {
 	on := Config{EnableStatefulSet: true, TerminatingMargin: margin}
 	ord := func(n int32) *int32 { return &n }
 	web := func(n int32) *v1alpha1.IPClaim {
-		return claimOf(fmt.Sprint("web-", n), kindStatefulSet, "web", ord(n))
+		return claimOf(fmt.Sprint("web-", n), spiderpool.KindStatefulSet, "web", ord(n))
 	}
-	byName := func(pod string) *v1alpha1.IPClaim { return claimOf(pod, kindStatefulSet, "web", nil) }
+	byName := func(pod string) *v1alpha1.IPClaim { return claimOf(pod, spiderpool.KindStatefulSet, "web", nil) }
 	noOwnerUID := web(1)
 	noOwnerUID.Spec.Owner.UID = ""
 	three := ptr.To[int32](3)

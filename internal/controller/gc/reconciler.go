@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Defaults of the Reconciler's zero fields.
@@ -126,7 +127,7 @@ func (r *Reconciler) check(ctx context.Context, cached *v1alpha1.IPClaim) (time.
 func (r *Reconciler) decide(ctx context.Context, rd client.Reader, claim *v1alpha1.IPClaim, opts ...client.GetOption) (bool, string, time.Duration, error) {
 	h := claim.Spec.Holder
 	var sts *appsv1.StatefulSet
-	if r.EnableStatefulSet && claim.Spec.Owner.Kind == kindStatefulSet {
+	if r.EnableStatefulSet && claim.Spec.Owner.Kind == spiderpool.KindStatefulSet {
 		var err error
 		key := client.ObjectKey{Namespace: h.Namespace, Name: claim.Spec.Owner.Name}
 		if sts, err = lookup(ctx, rd, key, &appsv1.StatefulSet{}, opts...); err != nil {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // The fake clients below stand for what a real API server cannot be made to
@@ -101,7 +102,7 @@ func exists(t *testing.T, c client.Reader, name string) bool {
 
 func TestCheckDecidesOnLiveReads(t *testing.T) {
 	claim := claimOf("app-1", "Deployment", "app", nil)
-	stsClaim := claimOf("web-1", kindStatefulSet, "web", ptr.To[int32](1))
+	stsClaim := claimOf("web-1", spiderpool.KindStatefulSet, "web", ptr.To[int32](1))
 	recreated := claimOf("app-2", "Deployment", "app", nil)
 	recreated.UID = "claim-uid-2"
 	tests := []struct {
@@ -151,7 +152,7 @@ func TestCheckDecidesOnLiveReads(t *testing.T) {
 // A StatefulSet scaled back up between the collector's reads and its delete:
 // the restarted pod took the claim over, so the delete must not go through.
 func TestCheckClaimTakenOverBeforeDelete(t *testing.T) {
-	claim := claimOf("web-1", kindStatefulSet, "web", ptr.To[int32](1))
+	claim := claimOf("web-1", spiderpool.KindStatefulSet, "web", ptr.To[int32](1))
 	deletes := 0
 	funcs := &interceptor.Funcs{Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
 		if deletes++; deletes == 1 {
@@ -265,8 +266,8 @@ func TestScan(t *testing.T) {
 		named("10.9.0.1", claimOf("alive", "Deployment", "app", nil)), podOf("alive"),
 		named("10.9.0.2", claimOf("dead", "Deployment", "app", nil)),
 		named("10.9.0.3", claimOf("done", "Job", "job", nil)), podOf("done", phase(corev1.PodSucceeded)),
-		named("10.9.0.4", claimOf("web-0", kindStatefulSet, "web", ptr.To[int32](0))), stsOf(ptr.To[int32](1)),
-		named("10.9.0.5", claimOf("web-1", kindStatefulSet, "web", ptr.To[int32](1))),
+		named("10.9.0.4", claimOf("web-0", spiderpool.KindStatefulSet, "web", ptr.To[int32](0))), stsOf(ptr.To[int32](1)),
+		named("10.9.0.5", claimOf("web-1", spiderpool.KindStatefulSet, "web", ptr.To[int32](1))),
 		named("10.9.0.6", claimOf("broken", "Deployment", "app", nil)),
 	}
 	funcs := &interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
@@ -302,11 +303,11 @@ func TestScan(t *testing.T) {
 
 func TestEventsMapToClaims(t *testing.T) {
 	objs := []client.Object{
-		named("10.9.0.1", claimOf("web-0", kindStatefulSet, "web", ptr.To[int32](0))),
-		named("10.9.0.2", claimOf("web-1", kindStatefulSet, "web", ptr.To[int32](1))),
+		named("10.9.0.1", claimOf("web-0", spiderpool.KindStatefulSet, "web", ptr.To[int32](0))),
+		named("10.9.0.2", claimOf("web-1", spiderpool.KindStatefulSet, "web", ptr.To[int32](1))),
 		named("10.9.0.3", claimOf("app-1", "Deployment", "app", nil)),
 		named("10.9.0.4", func() *v1alpha1.IPClaim {
-			c := claimOf("web-0", kindStatefulSet, "web", nil)
+			c := claimOf("web-0", spiderpool.KindStatefulSet, "web", nil)
 			c.Spec.Holder.Namespace = "other"
 			return c
 		}()),

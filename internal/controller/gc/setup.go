@@ -18,7 +18,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
-	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // maxConcurrentReconciles lets a burst of releases (a namespace deleted) not
@@ -91,7 +91,7 @@ func statefulSetChanged() predicate.Funcs {
 			old, nw := e.ObjectOld, e.ObjectNew
 			return nw.GetGeneration() != old.GetGeneration() ||
 				!nw.GetDeletionTimestamp().Equal(old.GetDeletionTimestamp()) ||
-				nw.GetAnnotations()[ipam.AnnoRetainOnScaleDown] != old.GetAnnotations()[ipam.AnnoRetainOnScaleDown]
+				nw.GetAnnotations()[spiderpool.AnnoRetainOnScaleDown] != old.GetAnnotations()[spiderpool.AnnoRetainOnScaleDown]
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
@@ -102,7 +102,7 @@ func (r *Reconciler) claimsOfPod(ctx context.Context, pod client.Object) []recon
 }
 
 func (r *Reconciler) claimsOfStatefulSet(ctx context.Context, sts client.Object) []reconcile.Request {
-	return r.claimsBy(ctx, controller.IndexClaimOwner, controller.OwnerKey(sts.GetNamespace(), kindStatefulSet, sts.GetName()))
+	return r.claimsBy(ctx, controller.IndexClaimOwner, controller.OwnerKey(sts.GetNamespace(), spiderpool.KindStatefulSet, sts.GetName()))
 }
 
 // claimsBy maps an event to the claims under key in a claim index. A failed

@@ -3,7 +3,6 @@ package status
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -19,7 +18,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
-	"github.com/ipkeeper/ipkeeper/internal/ipnet"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // PoolFinalizer holds a pool while any of its addresses is claimed.
@@ -101,7 +100,7 @@ func (r *Pools) release(ctx context.Context, pool *v2beta1.SpiderIPPool, inUse i
 }
 
 func (r *Pools) writeCounts(ctx context.Context, pool *v2beta1.SpiderIPPool, allocated int64) error {
-	total := totalOf(pool.Spec.Subnet, pool.Spec.IPs, pool.Spec.ExcludeIPs)
+	total := totalOf(pool)
 	st := pool.Status
 	if st.AllocatedIPCount != nil && *st.AllocatedIPCount == allocated && st.TotalIPCount != nil && *st.TotalIPCount == total {
 		return nil
@@ -114,14 +113,12 @@ func (r *Pools) writeCounts(ctx context.Context, pool *v2beta1.SpiderIPPool, all
 	return nil
 }
 
-// totalOf counts ips minus excludeIPs inside subnet; 0 when they do not parse
-// (the webhook refuses such pools).
-func totalOf(subnet string, ips, exclude []string) int64 {
-	p, err := netip.ParsePrefix(subnet)
+// totalOf counts a pool's ips minus its excludeIPs; 0 when its spec does not
+// parse (the webhook refuses such pools).
+func totalOf(pool *v2beta1.SpiderIPPool) int64 {
+	p, err := spiderpool.PoolOf(pool)
 	if err != nil {
 		return 0
 	}
-	in, _ := ipnet.ParseSetIn(ips, p.Masked())
-	out, _ := ipnet.ParseSetIn(exclude, p.Masked())
-	return saturate(in.Difference(out).Count())
+	return saturate(p.IPs.Difference(p.Exclude).Count())
 }

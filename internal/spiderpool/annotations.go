@@ -1,8 +1,9 @@
-package ipam
+package spiderpool
 
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -44,10 +45,10 @@ func (e *AnnotationError) Error() string {
 	return fmt.Sprintf("annotation %s: %s", e.Key, e.Reason)
 }
 
-// parseSingle parses ipam.spidernet.io/ippool or ipam.spidernet.io/subnet.
-func parseSingle(key, value string) (PoolChoice, error) {
+// ParsePoolAnnotation parses ipam.spidernet.io/ippool.
+func ParsePoolAnnotation(key, value string) (PoolChoice, error) {
 	var c PoolChoice
-	if err := strictUnmarshal(value, &c); err != nil {
+	if err := decodeJSON(value, &c); err != nil {
 		return c, &AnnotationError{Key: key, Reason: fmt.Sprintf("not valid JSON (%v); want {\"ipv4\":[\"pool\"],\"ipv6\":[\"pool\"]}", err)}
 	}
 	if c.empty() {
@@ -56,11 +57,11 @@ func parseSingle(key, value string) (PoolChoice, error) {
 	return c, nil
 }
 
-// parseMulti parses ipam.spidernet.io/ippools or ipam.spidernet.io/subnets:
+// ParsePoolsAnnotation parses ipam.spidernet.io/ippools:
 // interface set on every entry or on none (then entries follow eth0, net1, …).
-func parseMulti(key, value string) ([]PoolChoice, error) {
+func ParsePoolsAnnotation(key, value string) ([]PoolChoice, error) {
 	var cs []PoolChoice
-	if err := strictUnmarshal(value, &cs); err != nil {
+	if err := decodeJSON(value, &cs); err != nil {
 		return nil, &AnnotationError{Key: key, Reason: fmt.Sprintf("not valid JSON (%v); want [{\"interface\":\"eth0\",\"ipv4\":[\"pool\"]}, …]", err)}
 	}
 	if len(cs) == 0 {
@@ -85,37 +86,72 @@ func parseMulti(key, value string) ([]PoolChoice, error) {
 	}
 	if named == 0 {
 		for i := range cs {
-			cs[i].Interface = positionalInterface(i)
+			cs[i].Interface = PositionalInterface(i)
 		}
 	}
 	return cs, nil
 }
 
-// positionalInterface is the Multus interface name of the i-th network.
-func positionalInterface(i int) string {
+// PositionalInterface is the Multus name of the i-th network of a pod: eth0
+// for the first (the cluster default network), then net1, net2, ….
+func PositionalInterface(i int) string {
 	if i == 0 {
 		return "eth0"
 	}
 	return "net" + strconv.Itoa(i)
 }
 
-// RouteSpec is one route of the ipam.spidernet.io/routes annotation.
-type RouteSpec struct {
-	Dst string `json:"dst"`
-	GW  string `json:"gw"`
+// Route is one route given to a pod's interface, from its pool or the
+// ipam.spidernet.io/routes annotation: a destination and a next hop.
+type Route struct {
+	Dst netip.Prefix
+	GW  netip.Addr
 }
 
-func parseRoutes(value string) ([]RouteSpec, error) {
-	var rs []RouteSpec
-	if err := strictUnmarshal(value, &rs); err != nil {
+// ParseRoutes parses ipam.spidernet.io/routes, a JSON list of
+// {"dst":"10.0.0.0/16","gw":"10.6.0.1"}. An entry whose dst or gw is not an
+// address is skipped, as the agent always has: the rest still apply.
+func ParseRoutes(value string) ([]Route, error) {
+	var rs []struct {
+		Dst string `json:"dst"`
+		GW  string `json:"gw"`
+	}
+	if err := decodeJSON(value, &rs); err != nil {
 		return nil, &AnnotationError{Key: AnnoRoutes, Reason: fmt.Sprintf("not valid JSON (%v); want [{\"dst\":\"10.0.0.0/16\",\"gw\":\"10.6.0.1\"}]", err)}
 	}
-	return rs, nil
+	out := make([]Route, 0, len(rs))
+	for _, r := range rs {
+		dst, err := netip.ParsePrefix(r.Dst)
+		if err != nil {
+			continue
+		}
+		gw, err := netip.ParseAddr(r.GW)
+		if err != nil {
+			continue
+		}
+		out = append(out, Route{Dst: dst, GW: gw})
+	}
+	return out, nil
 }
 
-// parseNamespaceDefault parses a namespace's default-ipvX-ippool: a JSON list
+// ParseOrdinalIPs parses ipkeeper.io/ordinal-ips, a comma-separated list of
+// addresses: ordinal i of the StatefulSet gets the i-th address of each
+// family.
+func ParseOrdinalIPs(value string) ([]netip.Addr, error) {
+	var addrs []netip.Addr
+	for _, s := range strings.Split(value, ",") {
+		addr, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return nil, &AnnotationError{Key: AnnoOrdinalIPs, Reason: fmt.Sprintf("%q is not an IP address; want a comma-separated list such as 10.6.168.101,10.6.168.102", s)}
+		}
+		addrs = append(addrs, addr)
+	}
+	return addrs, nil
+}
+
+// ParseNamespaceDefault parses a namespace's default-ipvX-ippool: a JSON list
 // of pool names (a bare name is accepted too).
-func parseNamespaceDefault(key, value string) ([]string, error) {
+func ParseNamespaceDefault(key, value string) ([]string, error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return nil, nil
@@ -124,14 +160,15 @@ func parseNamespaceDefault(key, value string) ([]string, error) {
 		return []string{value}, nil
 	}
 	var names []string
-	if err := strictUnmarshal(value, &names); err != nil {
+	if err := decodeJSON(value, &names); err != nil {
 		return nil, &AnnotationError{Key: key, Reason: fmt.Sprintf("not valid JSON (%v); want [\"pool1\",\"pool2\"]", err)}
 	}
 	return names, nil
 }
 
-func strictUnmarshal(value string, out any) error {
-	// Unknown keys are allowed: upstream manifests may carry keys we do not use.
+// decodeJSON parses one JSON value and refuses anything after it. Unknown
+// keys are allowed: upstream manifests may carry keys ipkeeper does not use.
+func decodeJSON(value string, out any) error {
 	dec := json.NewDecoder(strings.NewReader(value))
 	if err := dec.Decode(out); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package autopool
+package spiderpool
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ func TestParseRequest(t *testing.T) {
 	tests := []struct {
 		name    string
 		ann     map[string]string
-		want    Request
+		want    AutoPoolRequest
 		asked   bool
 		wantErr string // substring; the error must also name the annotation key
 		errKey  string
@@ -22,32 +22,32 @@ func TestParseRequest(t *testing.T) {
 			name:  "seed 004",
 			ann:   map[string]string{"ipam.spidernet.io/subnet": `{"ipv4":["nginx-subnet-v4"]}`, "ipam.spidernet.io/ippool-ip-number": "+3"},
 			asked: true,
-			want:  Request{Interfaces: []Interface{{Name: "eth0", IPv4: "nginx-subnet-v4"}}, Size: Size{N: 3, Relative: true}, Reclaim: true},
+			want:  AutoPoolRequest{Interfaces: []AutoPoolInterface{{Name: "eth0", IPv4: "nginx-subnet-v4"}}, Size: PoolSize{N: 3, Relative: true}, Reclaim: true},
 		},
 		{
 			name:  "single, dual stack, named interface, fixed size, keep",
 			ann:   map[string]string{"ipam.spidernet.io/subnet": `{"interface":"net1","ipv4":["s4"],"ipv6":["s6"]}`, "ipam.spidernet.io/ippool-ip-number": "5", "ipam.spidernet.io/ippool-reclaim": "false"},
 			asked: true,
-			want:  Request{Interfaces: []Interface{{Name: "net1", IPv4: "s4", IPv6: "s6"}}, Size: Size{N: 5}, Reclaim: false},
+			want:  AutoPoolRequest{Interfaces: []AutoPoolInterface{{Name: "net1", IPv4: "s4", IPv6: "s6"}}, Size: PoolSize{N: 5}, Reclaim: false},
 		},
 		{
 			name:  "defaults: +1 and reclaim",
 			ann:   map[string]string{"ipam.spidernet.io/subnet": `{"ipv6":["s6"]}`},
 			asked: true,
-			want:  Request{Interfaces: []Interface{{Name: "eth0", IPv6: "s6"}}, Size: DefaultSize, Reclaim: true},
+			want:  AutoPoolRequest{Interfaces: []AutoPoolInterface{{Name: "eth0", IPv6: "s6"}}, Size: DefaultPoolSize, Reclaim: true},
 		},
 		{
 			name:  "multi by position",
 			ann:   map[string]string{"ipam.spidernet.io/subnets": `[{"ipv4":["a"]},{"ipv4":["b"],"ipv6":["c"]},{"ipv6":["d"]}]`},
 			asked: true,
-			want: Request{Interfaces: []Interface{{Name: "eth0", IPv4: "a"}, {Name: "net1", IPv4: "b", IPv6: "c"}, {Name: "net2", IPv6: "d"}},
-				Size: DefaultSize, Reclaim: true},
+			want: AutoPoolRequest{Interfaces: []AutoPoolInterface{{Name: "eth0", IPv4: "a"}, {Name: "net1", IPv4: "b", IPv6: "c"}, {Name: "net2", IPv6: "d"}},
+				Size: DefaultPoolSize, Reclaim: true},
 		},
 		{
 			name:  "multi named, wins over single",
 			ann:   map[string]string{"ipam.spidernet.io/subnets": `[{"interface":"net2","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]`, "ipam.spidernet.io/subnet": `{"ipv4":["x"]}`},
 			asked: true,
-			want:  Request{Interfaces: []Interface{{Name: "net2", IPv4: "a"}, {Name: "eth0", IPv4: "b"}}, Size: DefaultSize, Reclaim: true},
+			want:  AutoPoolRequest{Interfaces: []AutoPoolInterface{{Name: "net2", IPv4: "a"}, {Name: "eth0", IPv4: "b"}}, Size: DefaultPoolSize, Reclaim: true},
 		},
 		{name: "bad JSON", ann: map[string]string{"ipam.spidernet.io/subnet": `{"ipv4":`}, asked: true, errKey: "ipam.spidernet.io/subnet", wantErr: "not valid JSON"},
 		{name: "trailing data", ann: map[string]string{"ipam.spidernet.io/subnet": `{"ipv4":["a"]} x`}, asked: true, errKey: "ipam.spidernet.io/subnet", wantErr: "trailing data"},
@@ -63,7 +63,7 @@ func TestParseRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, asked, err := ParseRequest(tt.ann)
+			got, asked, err := ParseAutoPoolRequest(tt.ann)
 			if asked != tt.asked {
 				t.Errorf("asked = %v, want %v", asked, tt.asked)
 			}
@@ -87,14 +87,14 @@ func TestParseRequest(t *testing.T) {
 func TestParseSize(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    Size
+		want    PoolSize
 		wantErr bool
 	}{
-		{in: "", want: Size{N: 1, Relative: true}},
-		{in: "5", want: Size{N: 5}},
-		{in: " 5 ", want: Size{N: 5}},
-		{in: "+3", want: Size{N: 3, Relative: true}},
-		{in: "+0", want: Size{N: 0, Relative: true}},
+		{in: "", want: PoolSize{N: 1, Relative: true}},
+		{in: "5", want: PoolSize{N: 5}},
+		{in: " 5 ", want: PoolSize{N: 5}},
+		{in: "+3", want: PoolSize{N: 3, Relative: true}},
+		{in: "+0", want: PoolSize{N: 0, Relative: true}},
 		{in: "0", wantErr: true},
 		{in: "-1", wantErr: true},
 		{in: "++1", wantErr: true},
@@ -104,12 +104,12 @@ func TestParseSize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseSize(tt.in)
+			got, err := ParsePoolSize(tt.in)
 			if tt.wantErr != (err != nil) {
-				t.Fatalf("ParseSize(%q) = %v, %v", tt.in, got, err)
+				t.Fatalf("ParsePoolSize(%q) = %v, %v", tt.in, got, err)
 			}
 			if !tt.wantErr && got != tt.want {
-				t.Errorf("ParseSize(%q) = %+v, want %+v", tt.in, got, tt.want)
+				t.Errorf("ParsePoolSize(%q) = %+v, want %+v", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -117,15 +117,15 @@ func TestParseSize(t *testing.T) {
 
 func TestSizeFor(t *testing.T) {
 	tests := []struct {
-		size     Size
+		size     PoolSize
 		replicas int64
 		want     uint64
 	}{
-		{Size{N: 3, Relative: true}, 2, 5},
-		{Size{N: 3, Relative: true}, 0, 3},
-		{Size{N: 1, Relative: true}, -4, 1},
-		{Size{N: 2}, 10, 2},
-		{Size{N: 0, Relative: true}, 7, 7},
+		{PoolSize{N: 3, Relative: true}, 2, 5},
+		{PoolSize{N: 3, Relative: true}, 0, 3},
+		{PoolSize{N: 1, Relative: true}, -4, 1},
+		{PoolSize{N: 2}, 10, 2},
+		{PoolSize{N: 0, Relative: true}, 7, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.size.String(), func(t *testing.T) {

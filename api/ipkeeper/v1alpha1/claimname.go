@@ -1,4 +1,4 @@
-package ipam
+package v1alpha1
 
 import (
 	"fmt"
