@@ -6,19 +6,15 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -97,9 +93,12 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	tlsOpts, certs, err := webhookTLS(ctx, direct, o)
+	tlsOpts, certs, err := ipkwebhook.Serving(ctx, direct, ipkwebhook.ServingOptions{
+		URL: o.webhookURL, Service: o.webhookService, CertSecret: o.webhookSecret,
+		CertHosts: strings.Split(o.webhookHosts, ","), CertDir: o.webhookCertDir, CAFile: o.webhookCAFile,
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("serve the webhooks: %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -151,56 +150,4 @@ func setup(ctx context.Context, mgr ctrl.Manager, o options) error {
 		}
 	}
 	return ipkwebhook.Setup(mgr, &ipkwebhook.MultusConfigs{Validate: multusconfig.Validate})
-}
-
-// webhookTLS returns the webhook server's TLS options: self-managed
-// certificates from a Secret (the default), or provided ones from a
-// directory. Either way the CA bundle is registered with the API server.
-func webhookTLS(ctx context.Context, c client.Client, o options) ([]func(*tls.Config), *ipkwebhook.CertManager, error) {
-	reg := &ipkwebhook.Registrar{Client: c}
-	if o.webhookURL != "" {
-		reg.Endpoint.URL = o.webhookURL
-	} else {
-		svc, err := parseService(o.webhookService)
-		if err != nil {
-			return nil, nil, err
-		}
-		reg.Endpoint.Service = svc
-	}
-	if o.webhookCertDir != "" {
-		ca, err := os.ReadFile(o.webhookCAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--webhook-ca-file: %w", err)
-		}
-		return nil, nil, reg.Apply(ctx, ca)
-	}
-	ns, name, ok := strings.Cut(o.webhookSecret, "/")
-	if !ok {
-		return nil, nil, fmt.Errorf("--webhook-cert-secret %q: want namespace/name", o.webhookSecret)
-	}
-	certs := &ipkwebhook.CertManager{
-		Client: c, Secret: client.ObjectKey{Namespace: ns, Name: name}, Hosts: strings.Split(o.webhookHosts, ","),
-		Validity: 365 * 24 * time.Hour, RenewBefore: 30 * 24 * time.Hour, CheckInterval: time.Hour, OnCA: reg.Apply,
-	}
-	if err := certs.Ensure(ctx); err != nil {
-		return nil, nil, err
-	}
-	return []func(*tls.Config){func(t *tls.Config) { t.GetCertificate = certs.GetCertificate }}, certs, nil
-}
-
-func parseService(s string) (*admissionregistrationv1.ServiceReference, error) {
-	ns, rest, ok := strings.Cut(s, "/")
-	if !ok {
-		return nil, errors.New("--webhook-service: want namespace/name:port")
-	}
-	name, port, _ := strings.Cut(rest, ":")
-	ref := &admissionregistrationv1.ServiceReference{Namespace: ns, Name: name}
-	if port != "" {
-		var p int32
-		if _, err := fmt.Sscan(port, &p); err != nil {
-			return nil, fmt.Errorf("--webhook-service port %q: %w", port, err)
-		}
-		ref.Port = ptr.To(p)
-	}
-	return ref, nil
 }

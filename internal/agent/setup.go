@@ -1,0 +1,110 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/store"
+)
+
+// Options configure one node's agent.
+type Options struct {
+	// Node is the node this agent serves.
+	Node string
+	// Socket is the unix socket the plugin connects to.
+	Socket string
+	// MetricsAddr and HealthAddr are the addresses of /metrics and of
+	// /healthz and /readyz; "0" disables one.
+	MetricsAddr, HealthAddr string
+	// EnableStatefulSet keeps StatefulSet pods' addresses across restarts.
+	EnableStatefulSet bool
+}
+
+// ManagerOptions are the manager options an agent runs with: its scheme,
+// its metrics and probe addresses, and caches that hold only its own node
+// and the pods bound to it.
+func ManagerOptions(o Options) (ctrl.Options, error) {
+	if o.Node == "" {
+		return ctrl.Options{}, errors.New("the node name is required")
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v2beta1.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return ctrl.Options{}, err
+		}
+	}
+	return ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress: o.HealthAddr,
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Pod{}:  {Field: fields.OneTermEqualSelector("spec.nodeName", o.Node)},
+				&corev1.Node{}: {Field: fields.OneTermEqualSelector("metadata.name", o.Node)},
+			},
+		},
+	}, nil
+}
+
+// Setup wires an agent into a manager made with ManagerOptions: the index
+// fed by informers, the allocator over the API server, the socket server,
+// and the health checks. Start the manager to run it.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
+	index := ipam.NewIndex(o.Node)
+	if err := store.Feed(ctx, mgr.GetCache(), index); err != nil {
+		return err
+	}
+	// Start the informers the allocator reads before serving.
+	for _, obj := range store.Informers() {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return fmt.Errorf("informer for %T: %w", obj, err)
+		}
+	}
+	m := NewMetrics(metrics.Registry)
+	alloc := ipam.New(ipam.Config{Node: o.Node, EnableStatefulSet: o.EnableStatefulSet}, index,
+		store.New(mgr.GetClient()), store.NewCluster(mgr.GetCache(), mgr.GetAPIReader(), o.Node))
+	alloc.Conflicts = m.Conflicts.Inc
+	var synced atomic.Bool
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		synced.Store(mgr.GetCache().WaitForCacheSync(ctx))
+		return nil
+	})); err != nil {
+		return err
+	}
+	srv := &Server{
+		Socket: o.Socket, Alloc: alloc, Metrics: m, Ready: synced.Load,
+		Events: PodEvents{Recorder: mgr.GetEventRecorder("ipkeeper-agent")},
+		Log:    ctrl.Log.WithName("agent").WithValues("node", o.Node),
+	}
+	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("caches", func(_ *http.Request) error {
+		if !synced.Load() {
+			return errors.New("caches not synced")
+		}
+		return nil
+	})
+}
