@@ -25,11 +25,13 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
 	"github.com/ipkeeper/ipkeeper/internal/controller/gc"
 	"github.com/ipkeeper/ipkeeper/internal/controller/multusconfig"
 	"github.com/ipkeeper/ipkeeper/internal/controller/status"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 	ipkwebhook "github.com/ipkeeper/ipkeeper/internal/webhook"
 )
 
@@ -43,8 +45,7 @@ type options struct {
 	webhookSecret                 string
 	webhookHosts                  string
 	webhookCertDir, webhookCAFile string
-	enableStatefulSet             bool
-	gcScanInterval                time.Duration
+	configPath                    string
 }
 
 func main() {
@@ -61,8 +62,7 @@ func main() {
 	flag.StringVar(&o.webhookHosts, "webhook-cert-hosts", "127.0.0.1,localhost,ipkeeper-controller.kube-system.svc", "names and addresses the self-managed certificate is valid for")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "serve provided certificates (tls.crt, tls.key) from this directory instead of self-managed ones")
 	flag.StringVar(&o.webhookCAFile, "webhook-ca-file", "", "CA bundle of provided certificates, patched into the webhook configurations")
-	flag.BoolVar(&o.enableStatefulSet, "enable-statefulset", true, "StatefulSet pods keep their addresses across restarts")
-	flag.DurationVar(&o.gcScanInterval, "gc-scan-interval", 30*time.Second, "period of the garbage collector's full scan")
+	flag.StringVar(&o.configPath, "config", "", "configuration file shared with the agents (conf.yml of the chart's ConfigMap); empty means the defaults")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -119,7 +119,11 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	if err := setup(ctx, mgr, o); err != nil {
+	conf, err := config.Load(o.configPath)
+	if err != nil {
+		return err
+	}
+	if err := setup(ctx, mgr, conf); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -131,18 +135,28 @@ func run(ctx context.Context, o options) error {
 	return mgr.Start(ctx)
 }
 
-// setup registers the indexes, reconcilers and webhooks.
-func setup(ctx context.Context, mgr ctrl.Manager, o options) error {
+// setup registers the indexes, the reconcilers the configuration turns on,
+// and the webhooks.
+func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config) error {
 	if err := controller.AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&status.Pools{Client: mgr.GetClient(), Batch: 500 * time.Millisecond},
-		&status.Subnets{Client: mgr.GetClient()},
-		&gc.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
-			EnableStatefulSet: o.enableStatefulSet, TerminatingMargin: 30 * time.Second, ScanInterval: o.gcScanInterval},
-		&autopool.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ipkeeper-autopool")},
 		&multusconfig.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ipkeeper-multusconfig")},
+	}
+	if conf.EnableSpiderSubnet {
+		reconcilers = append(reconcilers, &status.Subnets{Client: mgr.GetClient()})
+	}
+	if conf.EnableAutoPoolForApplication {
+		reconcilers = append(reconcilers, &autopool.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+			Recorder:    mgr.GetEventRecorder("ipkeeper-autopool"),
+			DefaultSize: spiderpool.PoolSize{N: uint64(conf.ClusterSubnetDefaultFlexibleIPNumber), Relative: true}})
+	}
+	if conf.GC.Enabled {
+		reconcilers = append(reconcilers, &gc.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock.RealClock{},
+			EnableStatefulSet: conf.EnableStatefulSet, TerminatingMargin: 30 * time.Second,
+			ScanInterval: time.Duration(conf.GC.ScanIntervalSeconds) * time.Second})
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/store"
 )
@@ -34,8 +35,8 @@ type Options struct {
 	// MetricsAddr and HealthAddr are the addresses of /metrics and of
 	// /healthz and /readyz; "0" disables one.
 	MetricsAddr, HealthAddr string
-	// EnableStatefulSet keeps StatefulSet pods' addresses across restarts.
-	EnableStatefulSet bool
+	// Config is the configuration shared with the controller.
+	Config config.Config
 }
 
 // ManagerOptions are the manager options an agent runs with: its scheme,
@@ -65,6 +66,15 @@ func ManagerOptions(o Options) (ctrl.Options, error) {
 	}, nil
 }
 
+// allocatorConfig is what the allocator takes of the agent's options.
+func allocatorConfig(o Options) ipam.Config {
+	c := o.Config
+	return ipam.Config{
+		Node: o.Node, EnableStatefulSet: c.EnableStatefulSet, EnableIPv4: c.EnableIPv4, EnableIPv6: c.EnableIPv6,
+		DisableAutoPools: !c.EnableSpiderSubnet || !c.EnableAutoPoolForApplication,
+	}
+}
+
 // Setup wires an agent into a manager made with ManagerOptions: the index
 // fed by informers, the allocator over the API server, the socket server,
 // and the health checks. Start the manager to run it.
@@ -80,7 +90,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		}
 	}
 	m := NewMetrics(metrics.Registry)
-	alloc := ipam.New(ipam.Config{Node: o.Node, EnableStatefulSet: o.EnableStatefulSet}, index,
+	alloc := ipam.New(allocatorConfig(o), index,
 		store.New(mgr.GetClient()), store.NewCluster(mgr.GetCache(), mgr.GetAPIReader(), o.Node))
 	alloc.Conflicts = m.Conflicts.Inc
 	var synced atomic.Bool

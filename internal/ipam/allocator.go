@@ -26,8 +26,23 @@ type Config struct {
 	// EnableStatefulSet keeps StatefulSet pods' addresses across restarts
 	// (Helm value ipam.enableStatefulSet upstream). Off: they are stateless.
 	EnableStatefulSet bool
+	// EnableIPv4 and EnableIPv6 (config enableIPv4/enableIPv6): true requires
+	// an address of the family on every interface, false hands none out, nil
+	// gives one of each family the interface's pools are of.
+	EnableIPv4, EnableIPv6 *bool
+	// DisableAutoPools refuses pods that ask for an automatic pool (SpiderSubnets
+	// or automatic pools off in the configuration) with a clear error.
+	DisableAutoPools bool
 	// MaxConflicts bounds the AlreadyExists retries of one allocation.
 	MaxConflicts int
+}
+
+// familyPolicy is EnableIPv4 or EnableIPv6.
+func (c Config) familyPolicy(fam int) *bool {
+	if fam == 6 {
+		return c.EnableIPv6
+	}
+	return c.EnableIPv4
 }
 
 // Allocator gives and takes back the addresses of one node's pods.
@@ -79,8 +94,12 @@ func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error
 		return nil, err
 	}
 	held, stale := a.sortClaims(req)
+	families, err := a.families(req)
+	if err != nil {
+		return nil, err
+	}
 	var got []grant
-	for _, fam := range req.sel.Families() {
+	for _, fam := range families {
 		g, err := a.claimFamily(ctx, req, fam, held[fam])
 		if err != nil {
 			a.rollback(ctx, got, held)
@@ -103,6 +122,24 @@ func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error
 		}
 	}
 	return alloc, nil
+}
+
+// families are the IP families the interface gets an address of: those its
+// deciding rule names pools for, as the configuration's enableIPv4 and
+// enableIPv6 allow or require.
+func (a *Allocator) families(req *request) ([]int, error) {
+	var out []int
+	for _, fam := range []int{4, 6} {
+		named := slices.Contains(req.sel.Families(), fam)
+		switch policy := a.cfg.familyPolicy(fam); {
+		case policy == nil && named, policy != nil && *policy && named:
+			out = append(out, fam)
+		case policy != nil && *policy:
+			return nil, &AllocationError{Msg: fmt.Sprintf("no IPv%d address for interface %s of pod %s: IPv%d is on in this cluster (enableIPv%d), so every interface needs one, but %s names no IPv%d pool",
+				fam, req.IfName, req.key, fam, fam, req.sel.Rule, fam)}
+		}
+	}
+	return out, nil
 }
 
 // grant is a claim an Add holds for the pod, with its address parsed once.
@@ -135,7 +172,7 @@ func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.Names
 	sel, err := Select(SelectInput{
 		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName),
 		NetconfIPv4: in.DefaultIPv4Pools, NetconfIPv6: in.DefaultIPv6Pools,
-		AutoPools: a.autoPools(owner, in.IfName), Pools: a.index.Pools(),
+		AutoPools: a.autoPools(owner, in.IfName), AutoPoolsOff: a.cfg.DisableAutoPools, Pools: a.index.Pools(),
 	})
 	if err != nil {
 		return nil, err

@@ -29,6 +29,8 @@ type SelectInput struct {
 	// AutoPools are the workload's automatic pools for this interface, by
 	// family (rule 1); filled by the caller from the pools it knows.
 	AutoPools map[int][]string
+	// AutoPoolsOff refuses rule 1: automatic pools are off in this cluster.
+	AutoPoolsOff bool
 	// Pools is every pool in the cluster.
 	Pools []*v2beta1.SpiderIPPool
 }
@@ -115,6 +117,10 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 		// Rule 1: the workload's automatic pools.
 		if err != nil {
 			return nil, "", false, err
+		}
+		if in.AutoPoolsOff {
+			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AutoPoolAnnotationKey(ann),
+				Reason: "asks for an automatic pool, but SpiderSubnets or automatic pools are off in this cluster (Helm values ipam.spiderSubnet.enable and ipam.spiderSubnet.autoPool.enable); name a pool with " + spiderpool.AnnoPool + " instead"}
 		}
 		if _, plural := ann[spiderpool.AnnoSubnets]; plural && !req.Covers(in.IfName) {
 			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AnnoSubnets, Reason: fmt.Sprintf("has no entry for interface %q", in.IfName)}

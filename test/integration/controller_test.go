@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,9 +123,13 @@ func startController(t *testing.T) (*exec.Cmd, int) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	conf := filepath.Join(t.TempDir(), "conf.yml")
+	if err := os.WriteFile(conf, []byte("gc:\n  enabled: true\n  scanIntervalSeconds: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(env.controllerBin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
 		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--gc-scan-interval", "5s")
+		"--config", conf)
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+env.kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -60,6 +60,10 @@ type Reconciler struct {
 	Client    client.Client
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
+	// DefaultSize sizes the pools of workloads without
+	// ipam.spidernet.io/ippool-ip-number (configuration
+	// clusterSubnetDefaultFlexibleIPNumber); zero means replicas + 1.
+	DefaultSize spiderpool.PoolSize
 
 	locks keyedMutex
 }
@@ -90,6 +94,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 	if err != nil {
 		r.event(w.Object, corev1.EventTypeWarning, ReasonInvalidAnnotation, err.Error())
 		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if _, sized := w.Annotations[spiderpool.AnnoPoolIPNumber]; !sized && r.DefaultSize != (spiderpool.PoolSize{}) {
+		req.Size = r.DefaultSize
 	}
 	if asked && !w.HasReplicas && req.Size.Relative {
 		err := &spiderpool.AnnotationError{Key: spiderpool.AnnoPoolIPNumber, Reason: fmt.Sprintf(

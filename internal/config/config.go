@@ -1,0 +1,114 @@
+// Package config is the one configuration file that the agent and the
+// controller both read (the chart's ConfigMap, key conf.yml), so that the two
+// can never disagree on a switch. Its keys are upstream Spiderpool's
+// spiderpool-conf keys where the concept exists.
+//
+// This package may import only the standard library, sigs.k8s.io/yaml and
+// internal/agentapi (for the socket path the plugin dials by default).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
+)
+
+// DefaultSocketPath is where the agent listens unless ipamUnixSocketPath
+// says otherwise: upstream Spiderpool's path.
+const DefaultSocketPath = agentapi.DefaultSocketPath
+
+// Config is the contents of conf.yml.
+type Config struct {
+	// IPAMUnixSocketPath is the agent's socket, which the plugin dials.
+	IPAMUnixSocketPath string `json:"ipamUnixSocketPath"`
+	// EnableIPv4 true: every interface must get an IPv4 address, and fails
+	// without an IPv4 pool; false: no IPv4 address is handed out. Unset
+	// (ipkeeper's default without a file): an interface gets one address of
+	// each family its pools are of.
+	EnableIPv4 *bool `json:"enableIPv4,omitempty"`
+	// EnableIPv6 is EnableIPv4 for IPv6.
+	EnableIPv6 *bool `json:"enableIPv6,omitempty"`
+	// EnableStatefulSet keeps StatefulSet pods' addresses across restarts;
+	// false makes them stateless.
+	EnableStatefulSet bool `json:"enableStatefulSet"`
+	// EnableSpiderSubnet turns on SpiderSubnets: their status, and automatic
+	// pools carved from them.
+	EnableSpiderSubnet bool `json:"enableSpiderSubnet"`
+	// EnableAutoPoolForApplication turns on automatic pools for workloads
+	// that name a SpiderSubnet (needs EnableSpiderSubnet).
+	EnableAutoPoolForApplication bool `json:"enableAutoPoolForApplication"`
+	// ClusterSubnetDefaultFlexibleIPNumber is N of the default automatic
+	// pool size, replicas + N, for workloads without
+	// ipam.spidernet.io/ippool-ip-number.
+	ClusterSubnetDefaultFlexibleIPNumber int `json:"clusterSubnetDefaultFlexibleIPNumber"`
+	// GC is the controller's garbage collector of leaked addresses.
+	GC GC `json:"gc"`
+}
+
+// GC configures the garbage collector.
+type GC struct {
+	// Enabled runs the garbage collector. Off, a leaked address stays
+	// claimed until an operator releases it.
+	Enabled bool `json:"enabled"`
+	// ScanIntervalSeconds is the period of the full scan that backs up the
+	// event-driven collection.
+	ScanIntervalSeconds int `json:"scanIntervalSeconds"`
+}
+
+// Default is the configuration without a file: everything on, both IP
+// families as the pools name them.
+func Default() Config {
+	return Config{
+		IPAMUnixSocketPath:                   DefaultSocketPath,
+		EnableStatefulSet:                    true,
+		EnableSpiderSubnet:                   true,
+		EnableAutoPoolForApplication:         true,
+		ClusterSubnetDefaultFlexibleIPNumber: 1,
+		GC:                                   GC{Enabled: true, ScanIntervalSeconds: 30},
+	}
+}
+
+// Load reads a configuration file over Default; an empty path gives Default.
+// Unknown keys are refused, so that a misspelt switch is not silently off.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read configuration: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate refuses values no component could run with, naming the key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.IPAMUnixSocketPath == "" {
+		errs = append(errs, errors.New("ipamUnixSocketPath is empty; want the agent's socket path, e.g. "+DefaultSocketPath))
+	}
+	if c.EnableIPv4 != nil && c.EnableIPv6 != nil && !*c.EnableIPv4 && !*c.EnableIPv6 {
+		errs = append(errs, errors.New("enableIPv4 and enableIPv6 are both false; want at least one family on"))
+	}
+	if c.EnableAutoPoolForApplication && !c.EnableSpiderSubnet {
+		errs = append(errs, errors.New("enableAutoPoolForApplication is true but enableSpiderSubnet is false; automatic pools are carved from SpiderSubnets"))
+	}
+	if c.ClusterSubnetDefaultFlexibleIPNumber < 0 {
+		errs = append(errs, fmt.Errorf("clusterSubnetDefaultFlexibleIPNumber %d: want 0 or more", c.ClusterSubnetDefaultFlexibleIPNumber))
+	}
+	if c.GC.ScanIntervalSeconds < 1 {
+		errs = append(errs, fmt.Errorf("gc.scanIntervalSeconds %d: want 1 or more", c.GC.ScanIntervalSeconds))
+	}
+	return errors.Join(errs...)
+}

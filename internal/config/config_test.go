@@ -1,0 +1,69 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "conf.yml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadTheChartsFile(t *testing.T) {
+	got, err := Load(write(t, `ipamUnixSocketPath: /var/run/spidernet/spiderpool.sock
+enableIPv4: true
+enableIPv6: false
+enableStatefulSet: false
+enableSpiderSubnet: true
+enableAutoPoolForApplication: false
+clusterSubnetDefaultFlexibleIPNumber: 3
+gc:
+  enabled: false
+  scanIntervalSeconds: 600
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, off := true, false
+	want := Config{IPAMUnixSocketPath: DefaultSocketPath, EnableIPv4: &on, EnableIPv6: &off, EnableSpiderSubnet: true,
+		ClusterSubnetDefaultFlexibleIPNumber: 3, GC: GC{ScanIntervalSeconds: 600}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Load (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadWithoutAFileIsTheDefault(t *testing.T) {
+	got, err := Load("")
+	if err != nil || !cmp.Equal(got, Default()) {
+		t.Fatalf("Load(\"\") = %+v, %v; want Default()", got, err)
+	}
+	if got.EnableIPv4 != nil || got.EnableIPv6 != nil || !got.EnableStatefulSet || !got.GC.Enabled {
+		t.Fatalf("Default() = %+v: want families as the pools name them and every feature on", got)
+	}
+}
+
+func TestLoadRefusesNamingTheKey(t *testing.T) {
+	for body, want := range map[string]string{
+		"enableStatefullSet: false\n":                `unknown field "enableStatefullSet"`,
+		"enableIPv4: false\nenableIPv6: false\n":     "enableIPv4 and enableIPv6 are both false",
+		"enableSpiderSubnet: false\n":                "enableAutoPoolForApplication is true but enableSpiderSubnet is false",
+		"gc:\n  scanIntervalSeconds: 0\n":            "gc.scanIntervalSeconds 0",
+		"ipamUnixSocketPath: \"\"\n":                 "ipamUnixSocketPath is empty",
+		"clusterSubnetDefaultFlexibleIPNumber: -1\n": "clusterSubnetDefaultFlexibleIPNumber -1",
+		"enableStatefulSet: maybe\n":                 "enableStatefulSet",
+	} {
+		_, err := Load(write(t, body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%q) = %v, want an error containing %q", body, err, want)
+		}
+	}
+}
