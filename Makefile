@@ -9,6 +9,7 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION  ?= v2.15.0
 
 BIN := $(CURDIR)/bin
+CHART := charts/ipkeeper
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
@@ -33,14 +34,24 @@ build: ## Build every binary into bin/ (the CNI plugin statically linked).
 	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRD manifests from api/.
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs and RBAC from markers, and the chart's copies of them.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=ipkeeper-agent paths=./internal/agent/... output:rbac:artifacts:config=config/rbac/agent
+	$(CONTROLLER_GEN) rbac:roleName=ipkeeper-controller paths="./internal/controller/...;./internal/webhook/..." output:rbac:artifacts:config=config/rbac/controller
+	@# The chart ships these unchanged; Multus installs the NetworkAttachmentDefinition CRD.
+	rm -rf $(CHART)/crds $(CHART)/files/rbac
+	mkdir -p $(CHART)/crds $(CHART)/files/rbac
+	cp -R config/rbac/agent config/rbac/controller $(CHART)/files/rbac/
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	rm $(CHART)/crds/k8s.cni.cncf.io_network-attachment-definitions.yaml
+
+GENERATED := api config $(CHART)
 
 .PHONY: verify-generate
 verify-generate: generate ## Fail when generated files differ from what is committed.
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "generated files are not committed"; exit 1; }
+	@git diff --exit-code -- $(GENERATED) || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "generated files are not committed"; exit 1; }
 
 .PHONY: vet
 vet: ## Run go vet on every build configuration.
@@ -65,8 +76,8 @@ test-integration: ## Integration tests against a real kube-apiserver and etcd.
 	go test -count=1 -timeout 20m -tags integration -run Integration ./...
 
 .PHONY: test-e2e
-test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces).
-	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/...
+test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces), and the Helm chart.
+	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
