@@ -30,7 +30,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // kube is the package's API server; set by startControlPlane.

@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 const (

@@ -29,7 +29,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 var env struct {

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 func main() {

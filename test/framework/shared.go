@@ -1,4 +1,4 @@
-package cluster
+package framework
 
 import (
 	"fmt"

@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // The two IPAM modes, run in this order.

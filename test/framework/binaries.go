@@ -1,4 +1,4 @@
-package cluster
+package framework
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 type binarySet struct {
@@ -63,5 +63,5 @@ func repoRoot() (string, error) {
 // that the teardown removes it); with a warm build cache this takes a second.
 func buildNodesim(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "bin", "ipkeeper-nodesim")
-	return bin, localcluster.GoBuild(root, bin, "./cmd/ipkeeper-nodesim")
+	return bin, localcluster.GoBuild(root, bin, "./test/localcluster/cmd/ipkeeper-nodesim")
 }

@@ -18,7 +18,7 @@ import (
 	"errors"
 	"path/filepath"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // Config configures one node simulator.

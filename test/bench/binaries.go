@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // binaries are the programs both clusters run.
@@ -35,7 +35,7 @@ func buildBinaries(dir, k8sBinDir string) (binaries, error) {
 	}
 	bin := filepath.Join(dir, "bin")
 	b.nodesim = filepath.Join(bin, "ipkeeper-nodesim")
-	if err := localcluster.GoBuild(root, b.nodesim, "./cmd/ipkeeper-nodesim"); err != nil {
+	if err := localcluster.GoBuild(root, b.nodesim, "./test/localcluster/cmd/ipkeeper-nodesim"); err != nil {
 		return b, err
 	}
 	b.ipkeeper, err = localcluster.BuildIpkeeper(root, bin)

@@ -157,7 +157,7 @@ func newReport(cfg config, b binaries) *report {
 		LoadAverage: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
 		Go:          runtime.Version(), Kubernetes: k8sVersion(b.k8s), Etcd: etcdVersion(),
 		Date: time.Now().UTC().Format("2006-01-02"), Started: time.Now().UTC().Format("2006-01-02T1504Z"),
-		Command: strings.TrimSpace("go run ./hack/bench " + strings.Join(cfg.args, " ")),
+		Command: strings.TrimSpace("go run ./test/bench " + strings.Join(cfg.args, " ")),
 		Notes:   notes,
 	}
 }

@@ -7,7 +7,7 @@
 // This package is for tests only. It may import internal/localcluster,
 // internal/nodesim (for its record types), client-go and the standard
 // library; no production code may import it.
-package cluster
+package framework
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // Options selects the cluster a test needs.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
-	"github.com/ipkeeper/ipkeeper/internal/nodesim"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nodesim"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 func main() {
