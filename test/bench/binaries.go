@@ -1,9 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
@@ -11,51 +8,24 @@ import (
 
 // binaries are the programs both clusters run.
 type binaries struct {
-	root     string // repository root
-	k8s      string // kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
-	nodesim  string
+	// cluster holds the parts every cluster of the run shares (control
+	// plane, etcd, CRDs, node simulator); each mode sets its own state dir.
+	cluster  localcluster.Config
 	ipkeeper localcluster.Ipkeeper // agent, controller, and the plugin alone in its directory
 }
 
-// buildBinaries locates the control plane (building it once per machine)
-// and builds ipkeeper's binaries into dir/bin.
-func buildBinaries(dir, k8sBinDir string) (binaries, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return binaries{}, err
-	}
-	if _, err := os.Stat("/usr/bin/etcd"); err != nil {
-		return binaries{}, errors.New("etcd is not installed: run hack/local-cluster/packages.sh")
-	}
-	b := binaries{root: root, k8s: k8sBinDir}
-	if b.k8s == "" {
-		if b.k8s, err = localcluster.K8sBinDir(root); err != nil {
-			return b, err
-		}
-	}
-	bin := filepath.Join(dir, "bin")
-	b.nodesim = filepath.Join(bin, "ipkeeper-nodesim")
-	if err := localcluster.GoBuild(root, b.nodesim, "./test/localcluster/cmd/ipkeeper-nodesim"); err != nil {
+// buildBinaries locates the control plane (building it once per machine;
+// k8sBinDir overrides it) and builds the node simulator and ipkeeper's
+// binaries into dir/bin, once for all clusters.
+func buildBinaries(dir, k8sBinDir string, nodes int) (binaries, error) {
+	b := binaries{cluster: localcluster.Config{StateDir: dir, Nodes: nodes, K8sBinDir: k8sBinDir}}
+	if err := b.cluster.Complete(); err != nil {
 		return b, err
 	}
-	b.ipkeeper, err = localcluster.BuildIpkeeper(root, bin)
-	return b, err
-}
-
-// repoRoot is the nearest directory above the working directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := localcluster.RepoRoot()
 	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
+		return b, err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run bench inside the repository (no go.mod above the working directory)")
-		}
-		dir = parent
-	}
+	b.ipkeeper, err = localcluster.BuildIpkeeper(root, filepath.Join(dir, "bin"))
+	return b, err
 }
