@@ -16,7 +16,7 @@ import (
 // Targets of issue 6.
 const maxRatio = 1.3
 
-// report is bench/results/latest.json.
+// report is test/bench/results/latest.json.
 type report struct {
 	Machine     string      `json:"machine"`
 	Nodes       int         `json:"nodes"`

@@ -1,12 +1,12 @@
-// Package cluster gives integration, e2e and benchmark tests a Kubernetes
-// cluster: a fresh local cluster (internal/localcluster; Nodes: 0 for the
-// control plane only) torn down when the test or package ends, or the cluster
-// named by KUBECONFIG when — and only when — that kubeconfig's current context
-// is ipkeeper-local, so a developer's real cluster is never touched.
+// Package framework is the tests' shared framework: it gives e2e tests a
+// Kubernetes cluster, a fresh local cluster (test/localcluster; Nodes: 0 for
+// the control plane only) torn down when the test or package ends, or the
+// cluster named by KUBECONFIG when — and only when — that kubeconfig's current
+// context is ipkeeper-local, so a developer's real cluster is never touched.
 //
-// This package is for tests only. It may import internal/localcluster,
-// internal/nodesim (for its record types), client-go and the standard
-// library; no production code may import it.
+// This package is for tests only. It may import test/localcluster,
+// test/localcluster/nodesim (for its record types), client-go and the
+// standard library; no production code may import it.
 package framework
 
 import (

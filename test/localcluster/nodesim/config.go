@@ -10,8 +10,8 @@
 //
 // This package may import the standard library, client-go, apimachinery,
 // containernetworking/cni and /plugins, logr, api/nad/v1 and
-// internal/localcluster/nsmount. It must not import internal/localcluster or
-// any ipkeeper component: it is driven only through the API server and CNI.
+// test/localcluster/nsmount. It must not import test/localcluster or any
+// ipkeeper component: it is driven only through the API server and CNI.
 package nodesim
 
 import (

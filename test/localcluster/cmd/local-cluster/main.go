@@ -1,5 +1,5 @@
 // Command local-cluster starts, stops and shows ipkeeper's local cluster (see
-// internal/localcluster). It is run by hack/local-cluster/up.sh and down.sh,
+// test/localcluster). It is run by hack/local-cluster/up.sh and down.sh,
 // which install packages and build the binaries first.
 //
 //	local-cluster up --state-dir D [--nodes 2] [--ipam host-local] [--k8s-bin-dir K] [--nodesim N] [--crd-dir C]…
