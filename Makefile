@@ -91,11 +91,11 @@ bench-core: ## Benchmarks of the pure address core.
 
 .PHONY: bench
 bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local (root; ~4 min per round, ROUNDS=2 alternates the order).
-	go run ./hack/bench -nodes 10 -deployments 100 -replicas 10 -rounds $(ROUNDS)
+	go run ./test/bench -nodes 10 -deployments 100 -replicas 10 -rounds $(ROUNDS)
 
 .PHONY: bench-quick
 bench-quick: ## The scale run with 2 nodes and 10 x 10 pods (root; about a minute per round).
-	go run ./hack/bench -nodes 2 -deployments 10 -replicas 10 -rounds $(ROUNDS)
+	go run ./test/bench -nodes 2 -deployments 10 -replicas 10 -rounds $(ROUNDS)
 
 ##@ Tools
 

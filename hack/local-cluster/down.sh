@@ -18,6 +18,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 mkdir -p "$state/bin"
 if [ ! -x "$state/bin/local-cluster" ]; then
-	(cd "$root" && go build -o "$state/bin/" ./hack/local-cluster)
+	(cd "$root" && go build -o "$state/bin/" ./test/localcluster/cmd/local-cluster)
 fi
 exec "$state/bin/local-cluster" down --state-dir "$state"

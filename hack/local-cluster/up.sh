@@ -29,7 +29,7 @@ say "control plane binaries in $k8s_bin"
 say "building ipkeeper, ipkeeper-nodesim and local-cluster"
 bins=(ipkeeper-nodesim local-cluster ipkeeper-agent ipkeeper-controller spiderpool)
 mkdir -p "$state/bin" "$state/bin.new" "$state/bin/cni"
-(cd "$root" && go build -o "$state/bin.new/" ./cmd/ipkeeper-nodesim ./hack/local-cluster ./cmd/ipkeeper-agent ./cmd/ipkeeper-controller)
+(cd "$root" && go build -o "$state/bin.new/" ./test/localcluster/cmd/ipkeeper-nodesim ./test/localcluster/cmd/local-cluster ./cmd/ipkeeper-agent ./cmd/ipkeeper-controller)
 # The CNI plugin ships static: it runs on hosts whose C library is not known.
 (cd "$root" && CGO_ENABLED=0 go build -o "$state/bin.new/" ./cmd/spiderpool)
 # Rename over the old binaries: running ones cannot be overwritten in place.

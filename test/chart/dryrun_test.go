@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
 )
 
 // foreignCRDs stand in for the CRDs of cert-manager (Issuer, Certificate)
@@ -52,7 +52,7 @@ spec:
 // only): the API server's validation, defaulting and RBAC checks (a role may
 // not grant what its creator lacks) run, nothing is stored.
 func TestServerDryRun(t *testing.T) {
-	env := cluster.Start(t, cluster.Options{})
+	env := framework.Start(t, framework.Options{})
 	dir := t.TempDir()
 	crds := filepath.Join(dir, "foreign-crds.yaml")
 	if err := os.WriteFile(crds, []byte(foreignCRDs), 0o600); err != nil {

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,7 +28,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // kube is the package's API server; set by startControlPlane.
@@ -58,20 +56,13 @@ func ipPool(name, subnet, gateway string, ips ...string) *v2beta1.SpiderIPPool {
 // in stateDir, creates the pools and sets kube. down stops the control plane
 // (nil when there is nothing to stop).
 func startControlPlane(stateDir string) (down func(), err error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
-	}
-	k8sBin, err := localcluster.K8sBinDir(root)
-	if err != nil {
+	cpCfg := localcluster.Config{StateDir: stateDir}
+	if err := cpCfg.Complete(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := localcluster.Up(ctx, localcluster.Config{
-		StateDir: stateDir, K8sBinDir: k8sBin,
-		CRDDirs: []string{filepath.Join(root, "config/crd/bases")},
-	})
+	c, err := localcluster.Up(ctx, cpCfg)
 	if c != nil {
 		down = func() {
 			if err := c.Down(context.Background()); err != nil {
@@ -102,14 +93,6 @@ func startControlPlane(stateDir string) (down func(), err error) {
 		}
 	}
 	return down, nil
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("find the module root: %w", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
 var notInName = regexp.MustCompile(`[^a-z0-9]+`)

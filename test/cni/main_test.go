@@ -5,7 +5,7 @@
 // chained after Debian's macvlan plugin, configuring real pod namespaces.
 // On the other end of the plugin's socket runs the real ipkeeper-agent,
 // against a real kube-apiserver and etcd started once for the package
-// (internal/localcluster, no simulated nodes of its own). They need root
+// (test/localcluster, no simulated nodes of its own). They need root
 // (network namespaces, links) and are skipped without it.
 //
 // The tests assert what the runtime and the pod see (results, addresses and
@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 const (
@@ -65,7 +65,7 @@ func run(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(tmp)
 	pluginDir = filepath.Join(tmp, "bin")
-	root, err := repoRoot()
+	root, err := localcluster.RepoRoot()
 	if err != nil {
 		return 0, err
 	}

@@ -19,9 +19,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
-	"github.com/ipkeeper/ipkeeper/internal/nodesim"
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nodesim"
 )
 
 const (
@@ -41,7 +41,7 @@ func podTemplate(labels map[string]string) corev1.PodTemplateSpec {
 
 func ptr[T any](v T) *T { return &v }
 
-func createStatefulSet(t *testing.T, env *cluster.Env, namespace, name string, replicas int32) {
+func createStatefulSet(t *testing.T, env *framework.Env, namespace, name string, replicas int32) {
 	t.Helper()
 	labels := map[string]string{"app": name}
 	_, err := env.Client.AppsV1().StatefulSets(namespace).Create(t.Context(), &appsv1.StatefulSet{
@@ -57,7 +57,7 @@ func createStatefulSet(t *testing.T, env *cluster.Env, namespace, name string, r
 	}
 }
 
-func createDeployment(t *testing.T, env *cluster.Env, namespace, name string, replicas int32) {
+func createDeployment(t *testing.T, env *framework.Env, namespace, name string, replicas int32) {
 	t.Helper()
 	labels := map[string]string{"app": name}
 	_, err := env.Client.AppsV1().Deployments(namespace).Create(t.Context(), &appsv1.Deployment{
@@ -75,7 +75,7 @@ func createDeployment(t *testing.T, env *cluster.Env, namespace, name string, re
 
 // createPod creates a bare pod, pinned to a node through the scheduler when
 // node is set.
-func createPod(t *testing.T, env *cluster.Env, namespace, name, node string, annotations map[string]string) *corev1.Pod {
+func createPod(t *testing.T, env *framework.Env, namespace, name, node string, annotations map[string]string) *corev1.Pod {
 	t.Helper()
 	tmpl := podTemplate(map[string]string{"app": name})
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations, Labels: tmpl.Labels}, Spec: tmpl.Spec}
@@ -104,7 +104,7 @@ func podReady(p *corev1.Pod) bool {
 }
 
 // waitReadyPods waits until exactly n pods match selector and all are ready.
-func waitReadyPods(t *testing.T, env *cluster.Env, namespace, selector string, n int) []corev1.Pod {
+func waitReadyPods(t *testing.T, env *framework.Env, namespace, selector string, n int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod
 	env.WaitFor(t, podsTimeout, fmt.Sprintf("%d ready pods %q in %s", n, selector, namespace), func(ctx context.Context) (bool, error) {
@@ -118,7 +118,7 @@ func waitReadyPods(t *testing.T, env *cluster.Env, namespace, selector string, n
 	return pods
 }
 
-func waitPodReady(t *testing.T, env *cluster.Env, namespace, name string) *corev1.Pod {
+func waitPodReady(t *testing.T, env *framework.Env, namespace, name string) *corev1.Pod {
 	t.Helper()
 	var pod *corev1.Pod
 	env.WaitFor(t, podsTimeout, "pod "+namespace+"/"+name+" ready", func(ctx context.Context) (bool, error) {
@@ -147,7 +147,7 @@ func networkStatus(t *testing.T, pod *corev1.Pod) []nodesim.NetworkStatus {
 
 // checkPodNetwork checks what a Running pod reports against its sandbox: the
 // status, the network-status annotation and the interface in its namespace.
-func checkPodNetwork(t *testing.T, env *cluster.Env, pod *corev1.Pod) {
+func checkPodNetwork(t *testing.T, env *framework.Env, pod *corev1.Pod) {
 	t.Helper()
 	node := env.Node(t, pod.Spec.NodeName)
 	ip := netip.MustParseAddr(pod.Status.PodIP)
@@ -197,7 +197,7 @@ func interfaceAddrs(t *testing.T, netnsPath, ifName string) []string {
 }
 
 // kubectlWide returns the rows of `kubectl get pods -o wide` by pod name.
-func kubectlWide(t *testing.T, env *cluster.Env, namespace string) map[string][]string {
+func kubectlWide(t *testing.T, env *framework.Env, namespace string) map[string][]string {
 	t.Helper()
 	out := env.RunKubectl(t, "get", "pods", "-o", "wide", "-n", namespace)
 	rows := map[string][]string{}
@@ -217,7 +217,7 @@ func kubectlWide(t *testing.T, env *cluster.Env, namespace string) map[string][]
 
 // eventFor waits for an event of the given reason on a pod whose message
 // contains every one of parts, and returns its message.
-func eventFor(t *testing.T, env *cluster.Env, namespace, pod, reason string, parts ...string) string {
+func eventFor(t *testing.T, env *framework.Env, namespace, pod, reason string, parts ...string) string {
 	t.Helper()
 	var msg string
 	env.WaitFor(t, podsTimeout, fmt.Sprintf("%s event on %s mentioning %q", reason, pod, parts), func(ctx context.Context) (bool, error) {

@@ -12,9 +12,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // TestClusterNodesimRestartAdoptsSandboxes restarts node2's simulator: the
@@ -64,7 +64,7 @@ func TestClusterNodesimRestartAdoptsSandboxes(t *testing.T) {
 // it down, and checks that no process, namespace, link, mount or state file
 // of it is left.
 func TestClusterDownLeavesNothing(t *testing.T) {
-	env := cluster.Start(t, cluster.Options{Nodes: 2, Fresh: true})
+	env := framework.Start(t, framework.Options{Nodes: 2, Fresh: true})
 	c := env.Cluster
 	ns := env.Namespace(t)
 	createDeployment(t, env, ns, "web", 4)

@@ -6,11 +6,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
 )
 
 // localCluster is the package's two-node cluster: a fresh one, or the one
 // named by KUBECONFIG when its current context is ipkeeper-local.
-var localCluster = cluster.NewShared(cluster.Options{Nodes: 2, Ipkeeper: true})
+var localCluster = framework.NewShared(framework.Options{Nodes: 2, Ipkeeper: true})
 
 func TestMain(m *testing.M) { os.Exit(localCluster.Main(m)) }

@@ -14,9 +14,9 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
-	"github.com/ipkeeper/ipkeeper/internal/nodesim"
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nodesim"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // TestClusterBadNetworkAnnotations gives pods a missing NAD, a malformed
@@ -93,7 +93,7 @@ func TestClusterAdditionalNetwork(t *testing.T) {
 	}
 }
 
-func createNAD(t *testing.T, env *cluster.Env, namespace, name, config string) {
+func createNAD(t *testing.T, env *framework.Env, namespace, name, config string) {
 	t.Helper()
 	dyn, err := dynamic.NewForConfig(env.Config)
 	if err != nil {

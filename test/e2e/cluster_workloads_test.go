@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // TestClusterWorkloads runs a StatefulSet and a Deployment of two pods each

@@ -6,13 +6,13 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
 )
 
 // Pod start does not need the controller: with it stopped, pods still get
 // addresses from their pools (only automatic pools wait for it).
 func TestControllerDownPodsStillStart(t *testing.T) {
-	env := cluster.Start(t, cluster.Options{Nodes: 1, Ipkeeper: true, Fresh: true})
+	env := framework.Start(t, framework.Options{Nodes: 1, Ipkeeper: true, Fresh: true})
 	if err := env.Cluster.StopProcess(t.Context(), "ipkeeper-controller"); err != nil {
 		t.Fatalf("stop the controller: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ipkeeper/ipkeeper/test/cluster"
+	"github.com/ipkeeper/ipkeeper/test/framework"
 )
 
 // The seeds' walkthroughs (shared/seeds/000, 003, 004) with their YAML as
@@ -34,7 +34,7 @@ spec:
 `
 
 // kubectlIn runs kubectl with stdin and returns its combined output.
-func kubectlIn(t *testing.T, env *cluster.Env, stdin string, args ...string) string {
+func kubectlIn(t *testing.T, env *framework.Env, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), env.KubectlPath, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -46,7 +46,7 @@ func kubectlIn(t *testing.T, env *cluster.Env, stdin string, args ...string) str
 }
 
 // applyCleanup applies yaml and deletes it (waiting) when the test ends.
-func applyCleanup(t *testing.T, env *cluster.Env, ns, yaml string) {
+func applyCleanup(t *testing.T, env *framework.Env, ns, yaml string) {
 	t.Helper()
 	kubectlIn(t, env, yaml, "apply", "-n", ns, "-f", "-")
 	t.Cleanup(func() {
@@ -60,7 +60,7 @@ func applyCleanup(t *testing.T, env *cluster.Env, ns, yaml string) {
 
 // seedNetwork creates the seeds' SpiderMultusConfig (shared by every test)
 // and waits for the NetworkAttachmentDefinition it renders.
-func seedNetwork(t *testing.T, env *cluster.Env) {
+func seedNetwork(t *testing.T, env *framework.Env) {
 	t.Helper()
 	kubectlIn(t, env, seedMultusConfig, "apply", "-f", "-")
 	env.WaitFor(t, time.Minute, "NetworkAttachmentDefinition kube-system/macvlan-ens192", func(ctx context.Context) (bool, error) {
@@ -72,7 +72,7 @@ func seedNetwork(t *testing.T, env *cluster.Env) {
 
 // podIPs returns pod name → IP of the pods matching selector once n of them
 // are Ready.
-func podIPs(t *testing.T, env *cluster.Env, ns, selector string, n int) map[string]string {
+func podIPs(t *testing.T, env *framework.Env, ns, selector string, n int) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, p := range waitReadyPods(t, env, ns, selector, n) {
@@ -89,19 +89,19 @@ func inRange(t *testing.T, ip, first, last string) {
 	}
 }
 
-func deleteAllPods(t *testing.T, env *cluster.Env, ns, selector string) {
+func deleteAllPods(t *testing.T, env *framework.Env, ns, selector string) {
 	t.Helper()
 	env.RunKubectl(t, "delete", "pod", "-n", ns, "-l", selector, "--wait=false")
 }
 
-func waitPoolCounts(t *testing.T, env *cluster.Env, pool, want string) {
+func waitPoolCounts(t *testing.T, env *framework.Env, pool, want string) {
 	t.Helper()
 	waitCounts(t, env, "sp", pool, want)
 }
 
 // waitCounts waits until ALLOCATED-IP-COUNT/TOTAL-IP-COUNT of a pool (sp) or
 // subnet (ss) reads want.
-func waitCounts(t *testing.T, env *cluster.Env, kind, name, want string) {
+func waitCounts(t *testing.T, env *framework.Env, kind, name, want string) {
 	t.Helper()
 	env.WaitFor(t, 30*time.Second, kind+" "+name+" counts "+want, func(ctx context.Context) (bool, error) {
 		out, err := exec.CommandContext(ctx, env.KubectlPath, "--kubeconfig", env.Kubeconfig, "get", kind, name,
@@ -195,7 +195,7 @@ func TestSeedStatefulSetKeepsAddresses(t *testing.T) {
 
 // restartPods deletes the pods matching selector and waits until pods of the
 // same names are back, with new UIDs and Ready; it returns their addresses.
-func restartPods(t *testing.T, env *cluster.Env, ns, selector string) map[string]string {
+func restartPods(t *testing.T, env *framework.Env, ns, selector string) map[string]string {
 	t.Helper()
 	pods, err := env.Client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
@@ -286,7 +286,7 @@ spec:
 
 // podsByState splits the pods matching selector into Ready ones (name → IP)
 // and the others.
-func podsByState(t *testing.T, env *cluster.Env, ns, selector string) (map[string]string, []string) {
+func podsByState(t *testing.T, env *framework.Env, ns, selector string) (map[string]string, []string) {
 	t.Helper()
 	pods, err := env.Client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: selector})
 	if err != nil {

@@ -1,7 +1,7 @@
 //go:build integration
 
 // Package integration runs ipkeeper's agent against a real kube-apiserver and
-// etcd (started by internal/localcluster, no nodes): many agents on one pool,
+// etcd (started by test/localcluster, no nodes): many agents on one pool,
 // agents killed mid-flight. Run with `make test-integration`.
 package integration
 
@@ -9,9 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +27,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 var env struct {
@@ -50,7 +48,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) (int, error) {
-	root, err := repoRoot()
+	// The tests need no particular working directory: every path they use is
+	// absolute (binaries and state under tmp, the CRDs from RepoRoot).
+	root, err := localcluster.RepoRoot()
 	if err != nil {
 		return 0, err
 	}
@@ -64,16 +64,13 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	env.agentBin, env.controllerBin = ik.Agent, ik.Controller
-	k8sBin, err := localcluster.K8sBinDir(root)
-	if err != nil {
+	cpCfg := localcluster.Config{StateDir: filepath.Join(tmp, "cluster")}
+	if err := cpCfg.Complete(); err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := localcluster.Up(ctx, localcluster.Config{
-		StateDir: filepath.Join(tmp, "cluster"), K8sBinDir: k8sBin,
-		CRDDirs: []string{filepath.Join(root, "config/crd/bases")},
-	})
+	c, err := localcluster.Up(ctx, cpCfg)
 	if c != nil {
 		defer func() {
 			if err := c.Down(context.Background()); err != nil {
@@ -98,15 +95,6 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	return m.Run(), nil
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", err
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	return root, os.Chdir(root)
 }
 
 // runManager starts a controller-runtime manager on the test cluster with the

@@ -28,7 +28,7 @@ import (
 	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/controller/multusconfig"
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 const (

@@ -1,13 +1,13 @@
-// Package cluster gives integration, e2e and benchmark tests a Kubernetes
-// cluster: a fresh local cluster (internal/localcluster; Nodes: 0 for the
-// control plane only) torn down when the test or package ends, or the cluster
-// named by KUBECONFIG when — and only when — that kubeconfig's current context
-// is ipkeeper-local, so a developer's real cluster is never touched.
+// Package framework is the tests' shared framework: it gives e2e tests a
+// Kubernetes cluster, a fresh local cluster (test/localcluster; Nodes: 0 for
+// the control plane only) torn down when the test or package ends, or the
+// cluster named by KUBECONFIG when — and only when — that kubeconfig's current
+// context is ipkeeper-local, so a developer's real cluster is never touched.
 //
-// This package is for tests only. It may import internal/localcluster,
-// internal/nodesim (for its record types), client-go and the standard
-// library; no production code may import it.
-package cluster
+// This package is for tests only. It may import test/localcluster,
+// test/localcluster/nodesim (for its record types), client-go and the
+// standard library; no production code may import it.
+package framework
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // Options selects the cluster a test needs.
@@ -179,33 +179,21 @@ func startFresh(opts Options, logf func(string, ...any)) (*Env, func() error, er
 }
 
 func freshConfig(opts Options, logf func(string, ...any)) (localcluster.Config, error) {
-	bins, err := binaries()
-	if err != nil {
-		return localcluster.Config{}, err
-	}
 	state, err := os.MkdirTemp("", "ipkeeper-cluster-")
 	if err != nil {
 		return localcluster.Config{}, fmt.Errorf("create state dir: %w", err)
 	}
-	if opts.Nodes > 0 && bins.nodesim == "" {
-		if bins.nodesim, err = buildNodesim(bins.root, state); err != nil {
-			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
-		}
-	}
 	cfg := localcluster.Config{
 		StateDir:    state,
 		Nodes:       opts.Nodes,
-		K8sBinDir:   bins.k8s,
-		NodesimPath: bins.nodesim,
-		CRDDirs:     []string{filepath.Join(bins.root, "config", "crd", "bases")},
+		NodesimPath: os.Getenv("IPKEEPER_NODESIM"), // empty: Complete builds it into the state dir
 		Progress:    func(line string) { logf("local cluster: %s", line) },
 	}
+	if err := cfg.Complete(); err != nil {
+		return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
+	}
 	if opts.Ipkeeper {
-		ik, err := localcluster.BuildIpkeeper(bins.root, filepath.Join(state, "bin"))
-		if err != nil {
-			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
-		}
-		if err := ik.Apply(&cfg); err != nil {
+		if err := applyIpkeeper(&cfg); err != nil {
 			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
 		}
 	}
@@ -213,6 +201,20 @@ func freshConfig(opts Options, logf func(string, ...any)) (localcluster.Config, 
 		opts.Configure(&cfg)
 	}
 	return cfg, nil
+}
+
+// applyIpkeeper builds ipkeeper into the cluster's state dir and makes it
+// the nodes' IPAM.
+func applyIpkeeper(cfg *localcluster.Config) error {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	ik, err := localcluster.BuildIpkeeper(root, filepath.Join(cfg.StateDir, "bin"))
+	if err != nil {
+		return err
+	}
+	return ik.Apply(cfg)
 }
 
 // teardown removes a fresh cluster; KEEP_CLUSTER=1 keeps it for debugging.

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // ExecInNodeView replaces the calling process with argv after giving it a

@@ -1,4 +1,4 @@
-package cluster
+package framework
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // Shared is one cluster for a whole test package, started by the first test
 // that asks for it and removed when the package's tests end:
 //
-//	var localCluster = cluster.NewShared(cluster.Options{Nodes: 2})
+//	var localCluster = framework.NewShared(framework.Options{Nodes: 2})
 //
 //	func TestMain(m *testing.M) { os.Exit(localCluster.Main(m)) }
 //

@@ -1,16 +1,16 @@
 // Command bench runs the Spiderpool scale workload (issue 6) on the local
 // cluster, first with ipkeeper as the nodes' IPAM and then with Debian's
 // host-local IPAM (the floor), each on a fresh cluster, and writes the
-// result to bench/results/latest.json and a dated copy.
+// result to test/bench/results/latest.json and a dated copy.
 //
-//	go run ./hack/bench -nodes 10 -deployments 100 -replicas 10   # make bench
-//	go run ./hack/bench -nodes 2 -deployments 10 -replicas 10     # make bench-quick
+//	go run ./test/bench -nodes 10 -deployments 100 -replicas 10   # make bench
+//	go run ./test/bench -nodes 2 -deployments 10 -replicas 10     # make bench-quick
 //
 // It needs root (network namespaces) and the binaries of the local cluster
 // (hack/build-k8s.sh, built on first use). It exits non-zero when a phase
 // times out, an address is held twice, or the pool is not empty at the end.
 //
-// This is a development tool: it may import internal/localcluster, the API
+// This is a development tool: it may import test/localcluster, the API
 // types, client-go and the standard library, and nothing that runs in a
 // cluster may import it.
 package main

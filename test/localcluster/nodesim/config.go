@@ -10,15 +10,15 @@
 //
 // This package may import the standard library, client-go, apimachinery,
 // containernetworking/cni and /plugins, logr, api/nad/v1 and
-// internal/localcluster/nsmount. It must not import internal/localcluster or
-// any ipkeeper component: it is driven only through the API server and CNI.
+// test/localcluster/nsmount. It must not import test/localcluster or any
+// ipkeeper component: it is driven only through the API server and CNI.
 package nodesim
 
 import (
 	"errors"
 	"path/filepath"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // Config configures one node simulator.

@@ -3,17 +3,21 @@
 // kube-controller-manager, kube-scheduler) on 127.0.0.1 with generated
 // certificates, a Linux bridge as the underlay, one network namespace per
 // simulated node joined to it by a veth named ens192, and one node simulator
-// process per node (see internal/nodesim). Every host object it makes carries a
-// per-cluster prefix, so several clusters can run side by side, and Down
-// removes all of them.
+// process per node (see test/localcluster/nodesim). Every host object it makes
+// carries a per-cluster prefix, so several clusters can run side by side, and
+// Down removes all of them.
 //
-// It also builds the binaries the clusters run (K8sBinDir, GoBuild,
-// BuildIpkeeper) for the tests and the benchmark.
+// It is the harness's one bootstrap: (*Config).Complete finds the parts of a
+// cluster in the repository (RepoRoot, K8sBinDir, etcd, the CRDs, the node
+// simulator) for make up, the bench, test/framework and the integration and
+// CNI tests; it also builds ipkeeper's binaries (GoBuild, BuildIpkeeper).
 //
-// This package may import the standard library, client-go, apimachinery,
-// apiextensions-apiserver, netlink, containernetworking/plugins/pkg/ns and
-// internal/localcluster/nsmount. It must not import the node simulator or any
-// ipkeeper component: those run as separate processes.
+// This package is test and development harness: no product code (cmd/,
+// internal/, api/) may import it. It may import the standard library,
+// client-go, apimachinery, apiextensions-apiserver, netlink,
+// containernetworking/plugins/pkg/ns and test/localcluster/nsmount. It must
+// not import the node simulator or any ipkeeper component: those run as
+// separate processes.
 package localcluster
 
 import (

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // Paths of a node's private view; each is a bind mount of a directory under

@@ -1,9 +1,9 @@
 // Command ipkeeper-nodesim is the local cluster's node simulator (see
-// internal/nodesim). `ipkeeper-nodesim run` simulates one node;
+// test/localcluster/nodesim). `ipkeeper-nodesim run` simulates one node;
 // `ipkeeper-nodesim exec --bind src:dst … [--netns path] -- cmd args…` runs a
 // command with a node's view of the file system (used to start per-node
 // processes such as the ipkeeper agent). Both expect to be started in a fresh
-// mount namespace, as internal/localcluster does.
+// mount namespace, as test/localcluster does.
 package main
 
 import (
@@ -18,8 +18,8 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
-	"github.com/ipkeeper/ipkeeper/internal/nodesim"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nodesim"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 func main() {

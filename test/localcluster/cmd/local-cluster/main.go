@@ -1,8 +1,8 @@
 // Command local-cluster starts, stops and shows ipkeeper's local cluster (see
-// internal/localcluster). It is run by hack/local-cluster/up.sh and down.sh,
+// test/localcluster). It is run by hack/local-cluster/up.sh and down.sh,
 // which install packages and build the binaries first.
 //
-//	local-cluster up --state-dir D --k8s-bin-dir K --nodesim N [--nodes 2] [--ipam host-local] [--crd-dir C]…
+//	local-cluster up --state-dir D [--nodes 2] [--ipam host-local] [--k8s-bin-dir K] [--nodesim N] [--crd-dir C]…
 //	local-cluster down --state-dir D
 //	local-cluster status --state-dir D
 package main
@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 func main() {
@@ -87,10 +87,10 @@ func up(ctx context.Context, args []string) error {
 	fs.StringVar(&ik.Agent, "agent", "", "ipkeeper-agent binary (IPAM=spiderpool)")
 	fs.StringVar(&ik.Controller, "controller", "", "ipkeeper-controller binary (IPAM=spiderpool)")
 	fs.StringVar(&ik.PluginDir, "plugin-dir", "", "directory holding the spiderpool CNI plugin (IPAM=spiderpool)")
-	fs.StringVar(&cfg.K8sBinDir, "k8s-bin-dir", "", "directory of the Kubernetes binaries")
-	fs.StringVar(&cfg.NodesimPath, "nodesim", "", "ipkeeper-nodesim binary")
-	fs.StringVar(&cfg.EtcdPath, "etcd", "/usr/bin/etcd", "etcd binary")
-	fs.Var(&crdDirs, "crd-dir", "directory of CRD manifests to apply (repeatable)")
+	fs.StringVar(&cfg.K8sBinDir, "k8s-bin-dir", "", "directory of the Kubernetes binaries (default: hack/build-k8s.sh)")
+	fs.StringVar(&cfg.NodesimPath, "nodesim", "", "ipkeeper-nodesim binary (default: built into the state directory)")
+	fs.StringVar(&cfg.EtcdPath, "etcd", "", "etcd binary (default /usr/bin/etcd)")
+	fs.Var(&crdDirs, "crd-dir", "directory of CRD manifests to apply (repeatable; default: the repository's config/crd/bases)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,6 +107,11 @@ func up(ctx context.Context, args []string) error {
 		if done || err != nil {
 			return err
 		}
+	}
+	// After reuse: a running cluster is left as is, without locating or
+	// building anything.
+	if err := cfg.Complete(); err != nil {
+		return err
 	}
 	c, err := localcluster.Up(ctx, cfg)
 	if err == nil && *ipam == "spiderpool" {

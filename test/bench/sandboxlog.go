@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // sandboxLine is what the node simulator logs when a pod's sandbox is up:

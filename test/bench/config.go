@@ -35,7 +35,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 1, "runs of every mode; even rounds run the modes in reverse order (ABBA), and the ratios are of the summed phase times")
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 10*time.Minute, "limit of each phase")
 	fs.DurationVar(&cfg.progressEvery, "progress", 5*time.Second, "interval of the progress lines")
-	fs.StringVar(&cfg.out, "out", "bench/results", "directory of latest.json and the dated copy; empty writes nothing")
+	fs.StringVar(&cfg.out, "out", "test/bench/results", "directory of latest.json and the dated copy; empty writes nothing")
 	fs.StringVar(&cfg.k8sBinDir, "k8s-bin-dir", os.Getenv("IPKEEPER_K8S_BIN_DIR"), "Kubernetes binaries; empty runs hack/build-k8s.sh")
 	fs.StringVar(&cfg.workDir, "work-dir", "", "directory for binaries, state and logs; empty uses a temporary one, removed at the end")
 	fs.BoolVar(&cfg.keepLogs, "keep-logs", false, "keep the clusters' logs (they are always kept after a failure)")

@@ -16,7 +16,7 @@ import (
 // Targets of issue 6.
 const maxRatio = 1.3
 
-// report is bench/results/latest.json.
+// report is test/bench/results/latest.json.
 type report struct {
 	Machine     string      `json:"machine"`
 	Nodes       int         `json:"nodes"`
@@ -89,7 +89,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return nil, err
 	}
 	fmt.Printf("bench: %d nodes, %d Deployments x %d replicas = %d pods; work dir %s\n", cfg.nodes, cfg.deployments, cfg.replicas, cfg.pods(), dir)
-	b, err := buildBinaries(dir, cfg.k8sBinDir)
+	b, err := buildBinaries(dir, cfg.k8sBinDir, cfg.nodes)
 	if err != nil {
 		return nil, errors.Join(err, cleanup(false))
 	}
@@ -155,9 +155,9 @@ func newReport(cfg config, b binaries) *report {
 	return &report{
 		Machine: machine(), Nodes: cfg.nodes, Pods: cfg.pods(), Deployments: cfg.deployments, Replicas: cfg.replicas,
 		LoadAverage: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
-		Go:          runtime.Version(), Kubernetes: k8sVersion(b.k8s), Etcd: etcdVersion(),
+		Go:          runtime.Version(), Kubernetes: k8sVersion(b.cluster.K8sBinDir), Etcd: etcdVersion(),
 		Date: time.Now().UTC().Format("2006-01-02"), Started: time.Now().UTC().Format("2006-01-02T1504Z"),
-		Command: strings.TrimSpace("go run ./hack/bench " + strings.Join(cfg.args, " ")),
+		Command: strings.TrimSpace("go run ./test/bench " + strings.Join(cfg.args, " ")),
 		Notes:   notes,
 	}
 }

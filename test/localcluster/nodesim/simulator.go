@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
 )
 
 // Retry backoff of a pod whose sandbox failed, as the kubelet's.

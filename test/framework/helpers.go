@@ -1,4 +1,4 @@
-package cluster
+package framework
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
-	"github.com/ipkeeper/ipkeeper/internal/nodesim"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster/nodesim"
 )
 
 // Namespace creates a namespace for one test, waits until pods can be

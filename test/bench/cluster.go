@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/ipkeeper/ipkeeper/internal/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // The two IPAM modes, run in this order.
@@ -39,14 +39,8 @@ const (
 // the nodes' default network. The returned env is non-nil whenever something
 // was started, so that the caller can always take it down.
 func startCluster(ctx context.Context, mode, stateDir string, b binaries, nodes int, progress func(string)) (*env, error) {
-	cfg := localcluster.Config{
-		StateDir:    stateDir,
-		Nodes:       nodes,
-		K8sBinDir:   b.k8s,
-		NodesimPath: b.nodesim,
-		CRDDirs:     []string{filepath.Join(b.root, "config", "crd", "bases")},
-		Progress:    progress,
-	}
+	cfg := b.cluster
+	cfg.StateDir, cfg.Nodes, cfg.Progress = stateDir, nodes, progress
 	switch mode {
 	case modeIpkeeper:
 		if err := b.ipkeeper.Apply(&cfg); err != nil {
