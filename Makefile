@@ -28,9 +28,9 @@ down: ## Stop the local cluster and remove everything it made.
 ##@ Development
 
 .PHONY: build
-build: ## Build every binary into bin/ (the CNI plugin statically linked).
+build: ## Build every binary into bin/ (the CNI plugin and its installer statically linked).
 	go build -o $(BIN)/ ./cmd/...
-	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool
+	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool ./cmd/ipkeeper-cni-installer
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRD manifests from api/.
