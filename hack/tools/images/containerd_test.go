@@ -67,11 +67,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
+		var err error
 		select {
-		case <-done:
+		case err = <-done:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			err = <-done
+		}
+		if err != nil {
+			t.Logf("containerd: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("containerd log:\n%s", log.String())

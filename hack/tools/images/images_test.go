@@ -355,3 +355,24 @@ func configAndLayers(t *testing.T, img v1.Image) []v1.Hash {
 	}
 	return hashes
 }
+
+// A rebuild of another version leaves only the new version's archives.
+func TestBuildRemovesStaleArchives(t *testing.T) {
+	bin, out := t.TempDir(), t.TempDir()
+	fakeBinaries(t, bin)
+	old := testMeta
+	old.Version = "v0.0.0-old"
+	if _, err := Build(images, testPlatforms, bin, out, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(images, testPlatforms, bin, out, testMeta); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := filepath.Glob(filepath.Join(out, "*-v0.0.0-old-*.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) != 0 {
+		t.Errorf("stale archives left: %v", stale)
+	}
+}

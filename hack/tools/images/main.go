@@ -9,6 +9,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -53,14 +54,23 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	for _, w := range written {
-		for _, b := range w.Platforms {
-			fmt.Printf("%-44s %-12s %s %6.1f MiB (%5.1f MiB compressed) %s\n",
-				b.Ref, b.Platform, b.Digest, mib(b.Uncompressed), mib(b.Compressed), b.Tarball)
-		}
-		fmt.Printf("%-44s %-12s %s\n", w.Ref, "index", w.Index)
-	}
+	report(os.Stdout, written)
 	return nil
+}
+
+// report prints a line per image and platform, and one per index.
+func report(w io.Writer, written []Written) {
+	width := 0
+	for _, im := range written {
+		width = max(width, len(im.Ref))
+	}
+	for _, im := range written {
+		for _, b := range im.Platforms {
+			fmt.Fprintf(w, "%-*s %-11s %s %5.1f MiB (%4.1f MiB compressed) %s\n",
+				width, b.Ref, b.Platform, b.Digest, mib(b.Uncompressed), mib(b.Compressed), b.Tarball)
+		}
+		fmt.Fprintf(w, "%-*s %-11s %s\n", width, im.Ref, "index", im.Index)
+	}
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }

@@ -39,6 +39,18 @@ func Build(specs []Spec, platforms []Platform, bin, out string, m Meta) ([]Writt
 	if err := os.RemoveAll(ociDir); err != nil {
 		return nil, err
 	}
+	// The docker-archives of earlier versions would only pile up.
+	for _, s := range specs {
+		stale, err := filepath.Glob(filepath.Join(out, s.Name+"-*.tar"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				return nil, err
+			}
+		}
+	}
 	lp, err := layout.Write(ociDir, empty.Index)
 	if err != nil {
 		return nil, fmt.Errorf("create oci layout: %w", err)
