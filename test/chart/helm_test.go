@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 const (
@@ -40,14 +41,14 @@ var (
 	errHelm  error
 )
 
-// repoRoot is two levels above this source file.
+// repoRoot is the repository root, found as every harness package finds it.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate the repository")
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	return root
 }
 
 func chartDir(t testing.TB) string { return filepath.Join(repoRoot(t), "charts", "ipkeeper") }
