@@ -46,6 +46,7 @@ type options struct {
 	webhookHosts                  string
 	webhookCertDir, webhookCAFile string
 	configPath                    string
+	webhookRegister               bool
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.StringVar(&o.webhookHosts, "webhook-cert-hosts", "127.0.0.1,localhost,ipkeeper-controller.kube-system.svc", "names and addresses the self-managed certificate is valid for")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "serve provided certificates (tls.crt, tls.key) from this directory instead of self-managed ones")
 	flag.StringVar(&o.webhookCAFile, "webhook-ca-file", "", "CA bundle of provided certificates, patched into the webhook configurations")
+	flag.BoolVar(&o.webhookRegister, "webhook-register", true, "create and update the webhook configurations; false only writes their CA bundle (the chart owns them)")
 	flag.StringVar(&o.configPath, "config", "", "configuration file shared with the agents (conf.yml of the chart's ConfigMap); empty means the defaults")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -93,9 +95,9 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	tlsOpts, certs, err := ipkwebhook.Serving(ctx, direct, ipkwebhook.ServingOptions{
+	tlsOpts, tlsRunnable, err := ipkwebhook.Serving(ctx, direct, ipkwebhook.ServingOptions{
 		URL: o.webhookURL, Service: o.webhookService, CertSecret: o.webhookSecret,
-		CertHosts: strings.Split(o.webhookHosts, ","), CertDir: o.webhookCertDir, CAFile: o.webhookCAFile,
+		CertHosts: strings.Split(o.webhookHosts, ","), CertDir: o.webhookCertDir, CAFile: o.webhookCAFile, CABundleOnly: !o.webhookRegister,
 	})
 	if err != nil {
 		return fmt.Errorf("serve the webhooks: %w", err)
@@ -114,8 +116,8 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if certs != nil {
-		if err := mgr.Add(certs); err != nil {
+	if tlsRunnable != nil {
+		if err := mgr.Add(tlsRunnable); err != nil {
 			return err
 		}
 	}

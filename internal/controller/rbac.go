@@ -15,17 +15,7 @@ package controller
 // +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spidersubnets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderippools/status;spidersubnets/status,verbs=patch
 //
-// Automatic pools (internal/controller/autopool): built-in workloads and
-// their pods' metadata, pools created, resized and deleted, and subnets,
-// reservations and claims read live while carving. (The markers next to the
-// autopool Reconciler sit in its type's doc comment, where controller-gen
-// does not read them, so they are repeated here.)
-//
-// +kubebuilder:rbac:groups=apps,resources=deployments;replicasets;statefulsets;daemonsets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderippools,verbs=create;update;delete
-// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderreservedips,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Automatic pools: see the markers next to internal/controller/autopool.Reconciler.
 //
 // Garbage collection (internal/controller/gc): a claim whose holder is gone
 // is deleted with UID and resourceVersion preconditions, after looking up the

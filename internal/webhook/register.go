@@ -28,6 +28,10 @@ type Endpoint struct {
 type Registrar struct {
 	Client   client.Client
 	Endpoint Endpoint
+	// CABundleOnly leaves the configurations to whoever made them (the Helm
+	// chart, with webhookConfigurations.managedByChart) and only writes the
+	// CA bundle into each of their webhooks.
+	CABundleOnly bool
 }
 
 // kinds lists the resources with webhooks, by kind (lower case) and plural.
@@ -45,6 +49,9 @@ func path(verb, kind string) string {
 
 // Apply registers both configurations with caBundle.
 func (r *Registrar) Apply(ctx context.Context, caBundle []byte) error {
+	if r.CABundleOnly {
+		return r.patchCABundle(ctx, caBundle)
+	}
 	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: ConfigName}}
 	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: ConfigName}}
 	for _, k := range kinds {
@@ -111,4 +118,30 @@ func rules(plural string) []admissionregistrationv1.RuleWithOperations {
 			Resources: []string{plural}, Scope: ptr.To(admissionregistrationv1.AllScopes),
 		},
 	}}
+}
+
+// patchCABundle writes caBundle into every webhook of the two existing
+// configurations; it fails when one is missing, since then nothing would
+// call the webhooks.
+func (r *Registrar) patchCABundle(ctx context.Context, caBundle []byte) error {
+	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ConfigName}, validating); err != nil {
+		return fmt.Errorf("webhook configuration %s (made by the chart when it manages them): %w", ConfigName, err)
+	}
+	patch := client.MergeFrom(validating.DeepCopy())
+	for i := range validating.Webhooks {
+		validating.Webhooks[i].ClientConfig.CABundle = caBundle
+	}
+	if err := r.Client.Patch(ctx, validating, patch); err != nil {
+		return wrapRegister(validating, err)
+	}
+	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ConfigName}, mutating); err != nil {
+		return fmt.Errorf("webhook configuration %s (made by the chart when it manages them): %w", ConfigName, err)
+	}
+	patch = client.MergeFrom(mutating.DeepCopy())
+	for i := range mutating.Webhooks {
+		mutating.Webhooks[i].ClientConfig.CABundle = caBundle
+	}
+	return wrapRegister(mutating, r.Client.Patch(ctx, mutating, patch))
 }

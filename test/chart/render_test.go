@@ -217,6 +217,9 @@ func TestDefaultPools(t *testing.T) {
 func TestTLS(t *testing.T) {
 	t.Run("auto", func(t *testing.T) {
 		r := render(t)
+		if args := podTemplate(t, r.get(t, "Deployment", "ipkeeper-controller")).Spec.Containers[0].Args; slices.Contains(args, "--webhook-register=false") {
+			t.Errorf("args %v: the controller must register its own webhook configurations by default", args)
+		}
 		rules := roleRules(t, r.get(t, "Role", "ipkeeper-controller"))
 		var names []string
 		for _, rule := range rules {
@@ -260,6 +263,11 @@ func TestTLS(t *testing.T) {
 			}
 			for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
 				checkWebhooks(t, r.get(t, kind, "ipkeeper"), tt.profile)
+			}
+			// The chart owns the configurations: the controller must only
+			// write their CA bundle, not fight Helm over their contents.
+			if !slices.Contains(args, "--webhook-register=false") {
+				t.Errorf("args %v lack --webhook-register=false with chart-owned webhook configurations", args)
 			}
 			if tt.profile == "provided-tls" {
 				r.get(t, "Secret", tt.secret)

@@ -41,14 +41,9 @@ const (
 	thirdPartyOwnerRecheckPeriod = 10 * time.Minute
 )
 
-// Reconciler keeps the automatic pools of workloads (API.md §4).
-//
-// Client reads workloads, pods' metadata and pools from the manager's cache
-// and writes pools; APIReader reads pools, subnets, reservations and claims
-// live wherever a stale read could hand an address out twice or drop a
-// claimed one. Exactly one Reconciler may carve at a time (the controller
-// runs under leader election): carving is serialised per subnet in memory.
-//
+// What automatic pools need: built-in workloads and their pods' metadata,
+// pools created, resized and deleted, and subnets, reservations and claims
+// read live while carving.
 // +kubebuilder:rbac:groups=apps,resources=deployments;replicasets;statefulsets;daemonsets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
@@ -56,6 +51,14 @@ const (
 // +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spidersubnets;spiderreservedips,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ipkeeper.io,resources=ipclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconciler keeps the automatic pools of workloads (API.md §4).
+//
+// Client reads workloads, pods' metadata and pools from the manager's cache
+// and writes pools; APIReader reads pools, subnets, reservations and claims
+// live wherever a stale read could hand an address out twice or drop a
+// claimed one. Exactly one Reconciler may carve at a time (the controller
+// runs under leader election): carving is serialised per subnet in memory.
 type Reconciler struct {
 	Client    client.Client
 	APIReader client.Reader
