@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -57,26 +56,7 @@ func chartDir(t testing.TB) string { return filepath.Join(repoRoot(t), "charts",
 // hack/build-helm.sh prints.
 func helm(t testing.TB) string {
 	t.Helper()
-	helmOnce.Do(func() {
-		if p := os.Getenv("IPKEEPER_HELM"); p != "" {
-			helmPath = p
-			return
-		}
-		script := filepath.Join(repoRoot(t), "hack", "build-helm.sh")
-		if _, err := os.Stat(script); err != nil {
-			errHelm = fmt.Errorf("no helm: set IPKEEPER_HELM or provide %s: %w", script, err)
-			return
-		}
-		cmd := exec.Command(script)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			errHelm = fmt.Errorf("hack/build-helm.sh: %w", err)
-			return
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		helmPath = lines[len(lines)-1]
-	})
+	helmOnce.Do(func() { helmPath, errHelm = localcluster.Helm(repoRoot(t)) })
 	if errHelm != nil {
 		t.Fatal(errHelm)
 	}

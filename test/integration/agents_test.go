@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,12 +34,22 @@ type agentProc struct {
 	client       *agentapi.Client
 }
 
+// startAgent starts an agent for node, with its socket in dir, as the
+// cluster admin.
 func startAgent(t testing.TB, node, dir string) *agentProc {
+	t.Helper()
+	return startAgentAs(t, node, dir, env.kubeconfig, nil)
+}
+
+// startAgentAs starts an agent with the credentials of kubeconfig, writing
+// its log to log (nil discards it), and waits until it is ready.
+func startAgentAs(t testing.TB, node, dir, kubeconfig string, log io.Writer) *agentProc {
 	t.Helper()
 	a := &agentProc{node: node, socket: filepath.Join(dir, node+".sock")}
 	a.cmd = exec.Command(env.agentBin, "--node-name", node, "--socket", a.socket,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
-	a.cmd.Env = append(a.cmd.Environ(), "KUBECONFIG="+env.kubeconfig)
+	a.cmd.Env = append(a.cmd.Environ(), "KUBECONFIG="+kubeconfig)
+	a.cmd.Stdout, a.cmd.Stderr = log, log
 	if err := a.cmd.Start(); err != nil {
 		t.Fatalf("start agent %s: %v", node, err)
 	}

@@ -412,6 +412,14 @@ func TestIntegrationAutoPoolConcurrentWorkloadsAreDisjoint(t *testing.T) {
 func TestIntegrationAutoPoolThirdPartyController(t *testing.T) {
 	const ns, subnet = "autopool-3p", "ap-3p-v4"
 	namespace(t, ns)
+	// Pods left behind would have a later controller, run with the chart's
+	// roles (no grant on ConfigMaps), fail to read their owner for ever.
+	t.Cleanup(func() {
+		err := env.client.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0))
+		if err != nil {
+			t.Errorf("delete the pods of %s: %v", ns, err)
+		}
+	})
 	mustCreate(t, apSubnet(subnet, "10.249.0.0/16", "10.249.0.1-10.249.0.200"))
 	apStart(t)
 

@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -112,10 +113,17 @@ func waitLeaseHolder(t *testing.T, not string) string {
 	return holder
 }
 
-// startController starts an ipkeeper-controller process serving its webhooks
-// on the returned port; it and the webhook configurations go when the test
-// ends.
+// startController starts an ipkeeper-controller process as the cluster
+// admin, serving its webhooks on the returned port; it and the webhook
+// configurations go when the test ends.
 func startController(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
+	return startControllerAs(t, env.kubeconfig, nil)
+}
+
+// startControllerAs starts the controller with the credentials of kubeconfig
+// and the extra flags args, writing its log to log (nil discards it).
+func startControllerAs(t *testing.T, kubeconfig string, log io.Writer, args ...string) (*exec.Cmd, int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -130,7 +138,9 @@ func startController(t *testing.T) (*exec.Cmd, int) {
 	cmd := exec.Command(env.controllerBin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
 		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
 		"--config", conf)
-	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+env.kubeconfig)
+	cmd.Args = append(cmd.Args, args...)
+	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start controller: %v", err)

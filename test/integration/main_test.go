@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
@@ -91,6 +92,7 @@ func run(m *testing.M) (int, error) {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v2beta1.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
+	_ = nadv1.AddToScheme(scheme)
 	if env.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return 0, err
 	}

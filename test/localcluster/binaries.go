@@ -17,11 +17,26 @@ func K8sBinDir(root string) (string, error) {
 	if dir := os.Getenv("IPKEEPER_K8S_BIN_DIR"); dir != "" {
 		return dir, nil
 	}
-	cmd := exec.Command(filepath.Join(root, "hack", "build-k8s.sh"))
+	return lastLineOf(filepath.Join(root, "hack", "build-k8s.sh"))
+}
+
+// Helm returns the pinned helm binary: $IPKEEPER_HELM when set, else what
+// hack/build-helm.sh prints last (built once per machine, then cached).
+func Helm(root string) (string, error) {
+	if p := os.Getenv("IPKEEPER_HELM"); p != "" {
+		return p, nil
+	}
+	return lastLineOf(filepath.Join(root, "hack", "build-helm.sh"))
+}
+
+// lastLineOf runs a hack/build-*.sh script, passing its progress through on
+// stderr, and returns the last line it prints: the path it built or cached.
+func lastLineOf(script string) (string, error) {
+	cmd := exec.Command(script)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("hack/build-k8s.sh: %w", err)
+		return "", fmt.Errorf("hack/%s: %w", filepath.Base(script), err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
