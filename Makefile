@@ -90,7 +90,7 @@ vet: ## Run go vet on every build configuration.
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 ##@ Testing
 
@@ -103,7 +103,7 @@ test-unit: ## Unit tests (pure logic, seconds).
 
 .PHONY: test-images
 test-images: $(GOLANGCI_LINT) ## The image builder's lint and tests: reproducible digests and binaries, import into containerd (root).
-	cd hack/tools/images && go vet ./... && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./...
+	cd hack/tools/images && go vet ./... && $(GOLANGCI_LINT) run --allow-parallel-runners --config $(CURDIR)/.golangci.yml ./...
 	cd hack/tools/images && go test -count=1 -timeout 30m ./...
 
 .PHONY: test-integration
