@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -93,4 +95,19 @@ func SameHolder(a, b *v1alpha1.IPClaim) bool {
 	}
 	oa, ob := a.Spec.Owner, b.Spec.Owner
 	return oa.Kind == spiderpool.KindStatefulSet && ob.Kind == spiderpool.KindStatefulSet && oa.Name == ob.Name
+}
+
+// Claimed is the conflict of an address Spiderpool gave to want's holder
+// while IPClaim cur holds it for another pod; records are the Spiderpool
+// records that name want's holder.
+func Claimed(want, cur *v1alpha1.IPClaim, records ...string) Conflict {
+	wantHolder, curHolder := claimHolder(want), claimHolder(cur)
+	return Conflict{Kind: ConflictClaimed, Address: want.Spec.Address, Objects: append(records, "IPClaim "+cur.Name),
+		Holders: []string{wantHolder, curHolder},
+		Detail:  fmt.Sprintf("Spiderpool gave %s to pod %s, but IPClaim %s holds it for pod %s", want.Spec.Address, wantHolder, cur.Name, curHolder)}
+}
+
+func claimHolder(c *v1alpha1.IPClaim) string {
+	h := c.Spec.Holder
+	return holderString(types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, h.UID)
 }

@@ -158,11 +158,7 @@ func (p *planner) decide(addr netip.Addr, recs []record) {
 			return
 		}
 		sum.Conflicting++
-		h := cur.Spec.Holder
-		curHolder := holderString(types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, h.UID)
-		p.conflict(Conflict{Kind: ConflictClaimed, Address: addr.String(), Objects: append(objects(recs), "IPClaim "+cur.Name),
-			Holders: []string{holding.holder(), curHolder},
-			Detail:  fmt.Sprintf("Spiderpool gave %s to pod %s, but IPClaim %s holds it for pod %s", addr, holding.holder(), cur.Name, curHolder)})
+		p.conflict(Claimed(claim, cur, objects(recs)...))
 		return
 	}
 	sum.New++
