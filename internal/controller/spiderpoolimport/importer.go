@@ -41,7 +41,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("refusing to import Spiderpool's allocations: %d conflicting records (each logged as %q), the first: %s",
+	return fmt.Sprintf("refusing to import Spiderpool's allocations: conflicting records: %d (each logged as %q); the first: %s",
 		len(e.Conflicts), msgConflict, e.Conflicts[0])
 }
 
