@@ -117,6 +117,18 @@ func waitLeaseHolder(t *testing.T, not string) string {
 // ends.
 func startController(t *testing.T) (*exec.Cmd, int) {
 	t.Helper()
+	cmd, port := controllerCommand(t)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start controller: %v", err)
+	}
+	return cmd, port
+}
+
+// controllerCommand prepares an ipkeeper-controller process with extra
+// arguments, serving its webhooks on the returned port; once started, it and
+// the webhook configurations go when the test ends.
+func controllerCommand(t *testing.T, extra ...string) (*exec.Cmd, int) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -127,17 +139,17 @@ func startController(t *testing.T) (*exec.Cmd, int) {
 	if err := os.WriteFile(conf, []byte("gc:\n  enabled: true\n  scanIntervalSeconds: 5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(env.controllerBin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
+	args := append([]string{"--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
 		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--config", conf)
+		"--config", conf}, extra...)
+	cmd := exec.Command(env.controllerBin, args...)
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+env.kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start controller: %v", err)
-	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+			_, _ = cmd.Process.Wait()
+		}
 		ctx := context.Background()
 		_ = env.client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
 		_ = env.client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
