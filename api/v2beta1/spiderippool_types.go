@@ -90,6 +90,14 @@ type SpiderIPPoolSpec struct {
 
 // SpiderIPPoolStatus is what the controller observes of a pool.
 type SpiderIPPoolStatus struct {
+	// allocatedIPs is Spiderpool's record of who holds each address of the
+	// pool, a JSON string mapping an address to {"pod": "namespace/name",
+	// "podUid": "..."}, as Spiderpool left it. ipkeeper records allocations as
+	// IPClaims instead: the controller reads this field once, to import the
+	// allocations of a cluster moving from Spiderpool, and never writes it.
+	// +optional
+	AllocatedIPs *string `json:"allocatedIPs,omitempty"`
+
 	// allocatedIPCount is the number of addresses of the pool held by pods.
 	// +optional
 	AllocatedIPCount *int64 `json:"allocatedIPCount,omitempty"`

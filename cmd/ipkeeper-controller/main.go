@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
 	"github.com/ipkeeper/ipkeeper/internal/controller/gc"
 	"github.com/ipkeeper/ipkeeper/internal/controller/multusconfig"
+	"github.com/ipkeeper/ipkeeper/internal/controller/spiderpoolimport"
 	"github.com/ipkeeper/ipkeeper/internal/controller/status"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 	ipkwebhook "github.com/ipkeeper/ipkeeper/internal/webhook"
@@ -47,6 +49,7 @@ type options struct {
 	webhookCertDir, webhookCAFile string
 	configPath                    string
 	webhookRegister               bool
+	importSpiderpool              bool
 }
 
 func main() {
@@ -65,11 +68,17 @@ func main() {
 	flag.StringVar(&o.webhookCAFile, "webhook-ca-file", "", "CA bundle of provided certificates, patched into the webhook configurations")
 	flag.BoolVar(&o.webhookRegister, "webhook-register", true, "create and update the webhook configurations; false only writes their CA bundle (the chart owns them)")
 	flag.StringVar(&o.configPath, "config", "", "configuration file shared with the agents (conf.yml of the chart's ConfigMap); empty means the defaults")
+	flag.BoolVar(&o.importSpiderpool, "import-spiderpool", true, "before reconciling, import the allocations Spiderpool recorded (pool status.allocatedIPs, SpiderEndpoints) as IPClaims; "+
+		"a no-op once done or when no pool has such records. false skips it: pools that have such records then stay closed to new pods")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		if errors.As(err, new(*spiderpoolimport.ConflictError)) {
+			err = fmt.Errorf("%w; fix them (docs/install.md, Moving from Spiderpool) and restart the controller, "+
+				"or start it with --import-spiderpool=false, which leaves the pools awaiting their import closed to new pods", err)
+		}
 		ctrl.Log.Error(err, "Controller stopped")
 		os.Exit(1)
 	}
@@ -125,7 +134,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	if err := setup(ctx, mgr, conf); err != nil {
+	if err := setup(ctx, mgr, conf, o.importSpiderpool); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -137,10 +146,14 @@ func run(ctx context.Context, o options) error {
 	return mgr.Start(ctx)
 }
 
-// setup registers the indexes, the reconcilers the configuration turns on,
-// and the webhooks.
-func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config) error {
+// setup registers the indexes, the webhooks, and the reconcilers the
+// configuration turns on; with importSpiderpool, the reconcilers start once
+// Spiderpool's allocations are imported.
+func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config, importSpiderpool bool) error {
 	if err := controller.AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	if err := ipkwebhook.Setup(mgr, &ipkwebhook.MultusConfigs{Validate: multusconfig.Validate}); err != nil {
 		return err
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
@@ -160,10 +173,20 @@ func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config) error {
 			EnableStatefulSet: conf.EnableStatefulSet, TerminatingMargin: 30 * time.Second,
 			ScanInterval: time.Duration(conf.GC.ScanIntervalSeconds) * time.Second})
 	}
-	for _, r := range reconcilers {
-		if err := r.SetupWithManager(mgr); err != nil {
-			return fmt.Errorf("set up %T: %w", r, err)
+	reconcile := func() error {
+		for _, r := range reconcilers {
+			if err := r.SetupWithManager(mgr); err != nil {
+				return fmt.Errorf("set up %T: %w", r, err)
+			}
 		}
+		return nil
 	}
-	return ipkwebhook.Setup(mgr, &ipkwebhook.MultusConfigs{Validate: multusconfig.Validate})
+	if !importSpiderpool {
+		return reconcile()
+	}
+	// The import runs on the leader, and only then the reconcilers: an
+	// automatic pool is not shrunk, nor a claim collected, before the claims
+	// of every pod Spiderpool gave an address exist. Webhooks serve meanwhile.
+	return mgr.Add(&spiderpoolimport.Importer{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(),
+		EnableStatefulSet: conf.EnableStatefulSet, Then: reconcile})
 }

@@ -25,6 +25,14 @@ package controller
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch
 //
+// Spiderpool import (internal/controller/spiderpoolimport): Spiderpool's
+// records read live (pools, endpoints, pods, StatefulSets and claims, listed
+// above), claims created for the pods that hold them, and the pools' status
+// condition that says they are imported.
+//
+// +kubebuilder:rbac:groups=ipkeeper.io,resources=ipclaims,verbs=create
+// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderendpoints,verbs=get;list
+//
 // Admission webhooks (internal/webhook): the controller registers its own
 // configurations, both named ipkeeper (create cannot be limited to a name),
 // and keeps its serving certificate in a Secret of its namespace.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
@@ -220,6 +221,9 @@ func filter(p *v2beta1.SpiderIPPool, family int, in SelectInput) string {
 		return "terminating"
 	case p.Spec.Disable != nil && *p.Spec.Disable:
 		return "disabled"
+	case spiderpool.AwaitsImport(p):
+		// Any address of the pool may be one a running pod got from Spiderpool.
+		return "holds Spiderpool's allocations (status.allocatedIPs), not imported as IPClaims yet: the controller imports them when it starts (condition " + v1alpha1.ConditionSpiderpoolImported + ")"
 	case spiderpool.PoolFamily(p) != family:
 		return fmt.Sprintf("is IPv%d, named for IPv%d", spiderpool.PoolFamily(p), family)
 	}

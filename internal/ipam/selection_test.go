@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
@@ -31,6 +32,18 @@ func forNamespaces(n ...string) func(*v2beta1.SpiderIPPool) {
 }
 func forPods(l map[string]string) func(*v2beta1.SpiderIPPool) {
 	return func(p *v2beta1.SpiderIPPool) { p.Spec.PodAffinity = &metav1.LabelSelector{MatchLabels: l} }
+}
+
+// spiderpoolRecords gives the pool a Spiderpool allocation record,
+// imported or not.
+func spiderpoolRecords(imported bool) func(*v2beta1.SpiderIPPool) {
+	return func(p *v2beta1.SpiderIPPool) {
+		rec := `{"10.6.0.9":{"pod":"ns1/old","podUid":"u-old"}}`
+		p.Status.AllocatedIPs = &rec
+		if imported {
+			p.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionSpiderpoolImported, Status: metav1.ConditionTrue}}
+		}
+	}
 }
 
 func podWith(ann map[string]string) *corev1.Pod {
@@ -56,6 +69,8 @@ func TestSelect(t *testing.T) {
 		pool("v6", "fd00::/64", isDefault),
 		pool("backup-1", "10.6.0.0/16"),
 		pool("backup-2", "10.6.0.0/16"),
+		pool("from-spiderpool", "10.6.0.0/16", spiderpoolRecords(false)),
+		pool("imported", "10.6.0.0/16", spiderpoolRecords(true)),
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}}
 	nsWithDefault := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns1", Annotations: map[string]string{spiderpool.AnnoNSDefaultIPv4Pool: `["e"]`}}}
@@ -81,6 +96,12 @@ func TestSelect(t *testing.T) {
 				{"missing", "no such SpiderIPPool"},
 				{"v6", "is IPv6, named for IPv4"},
 			},
+		},
+		{
+			name: "a pool with Spiderpool's records waits for their import",
+			in:   SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoPool: `{"ipv4":["from-spiderpool","imported"]}`})},
+			rule: "pod annotation " + spiderpool.AnnoPool, v4: []string{"imported"}, v6: []string{},
+			rejected: []Rejection{{"from-spiderpool", "holds Spiderpool's allocations (status.allocatedIPs), not imported as IPClaims yet: the controller imports them when it starts (condition SpiderpoolImported)"}},
 		},
 		{
 			name: "wildcards expand sorted",

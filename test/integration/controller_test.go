@@ -125,6 +125,25 @@ func startController(t *testing.T) (*exec.Cmd, int) {
 // and the extra flags args, writing its log to log (nil discards it).
 func startControllerAs(t *testing.T, kubeconfig string, log io.Writer, args ...string) (*exec.Cmd, int) {
 	t.Helper()
+	cmd, port := controllerCommandAs(t, kubeconfig, log, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start controller: %v", err)
+	}
+	return cmd, port
+}
+
+// controllerCommand prepares an ipkeeper-controller process as the cluster
+// admin with extra arguments, serving its webhooks on the returned port.
+func controllerCommand(t *testing.T, extra ...string) (*exec.Cmd, int) {
+	t.Helper()
+	return controllerCommandAs(t, env.kubeconfig, nil, extra...)
+}
+
+// controllerCommandAs prepares the controller with the credentials of
+// kubeconfig, the extra flags args and its log to log; once started, it and
+// the webhook configurations go when the test ends.
+func controllerCommandAs(t *testing.T, kubeconfig string, log io.Writer, extra ...string) (*exec.Cmd, int) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -135,19 +154,20 @@ func startControllerAs(t *testing.T, kubeconfig string, log io.Writer, args ...s
 	if err := os.WriteFile(conf, []byte("gc:\n  enabled: true\n  scanIntervalSeconds: 5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(env.controllerBin, "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
+	args := append([]string{"--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--webhook-port", fmt.Sprint(port),
 		"--webhook-bind-host", "127.0.0.1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--config", conf)
-	cmd.Args = append(cmd.Args, args...)
+		"--config", conf}, extra...)
+	cmd := exec.Command(env.controllerBin, args...)
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start controller: %v", err)
+	if log != nil {
+		cmd.Stdout, cmd.Stderr = log, log
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+			_, _ = cmd.Process.Wait()
+		}
 		ctx := context.Background()
 		_ = env.client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})
 		_ = env.client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "ipkeeper"}})

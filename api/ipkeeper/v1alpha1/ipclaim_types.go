@@ -19,6 +19,16 @@ const (
 // no claim of the pool is left.
 const FinalizerAddressesInUse = "ipkeeper.io/addresses-in-use"
 
+// ConditionSpiderpoolImported is the SpiderIPPool status condition the
+// controller sets once the allocations Spiderpool recorded in the pool
+// (status.allocatedIPs) exist as IPClaims. Agents hand out no address of a
+// pool that has such records until the condition is True.
+const ConditionSpiderpoolImported = "SpiderpoolImported"
+
+// AnnotationImportedFrom is set on an IPClaim the controller created from
+// another IPAM's records; its value names that IPAM, e.g. spiderpool.
+const AnnotationImportedFrom = "ipkeeper.io/imported-from"
+
 // ClaimHolder is the pod holding an address.
 type ClaimHolder struct {
 	// namespace of the pod.
