@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
 // Cluster is an ipam.Cluster reading from informer caches, falling back to
@@ -85,36 +86,36 @@ func (c *Cluster) StatefulSet(ctx context.Context, key types.NamespacedName) (*a
 	return sts, nil
 }
 
-// TopOwner follows the pod's controller references up through a ReplicaSet
-// to its Deployment and through a Job to its CronJob.
+// TopOwner is the pod's top controller (spiderpool.TopController): a
+// ReplicaSet's Deployment, a Job's CronJob, or kind Pod for a bare pod.
 func (c *Cluster) TopOwner(ctx context.Context, pod *corev1.Pod) (v1alpha1.ClaimOwner, error) {
-	ref := metav1.GetControllerOf(pod)
+	ref, err := spiderpool.TopController(ctx, pod, c.controllerOf)
+	if err != nil {
+		return v1alpha1.ClaimOwner{}, err
+	}
 	if ref == nil {
 		return v1alpha1.ClaimOwner{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID}, nil
 	}
-	// Only the parent's own controller reference is read, so the cache keeps
-	// ReplicaSets and Jobs as metadata: no pod templates or status decoded
-	// and held for every ReplicaSet of the cluster on every node.
-	var parent *metav1.PartialObjectMetadata
-	switch ref.Kind {
-	case "ReplicaSet":
-		parent = metadataOf(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
-	case "Job":
+	return ownerOf(ref), nil
+}
+
+// controllerOf reads a ReplicaSet's or Job's controller reference. Only that
+// reference is read, so the cache keeps ReplicaSets and Jobs as metadata: no
+// pod templates or status decoded and held for every ReplicaSet of the
+// cluster on every node.
+func (c *Cluster) controllerOf(ctx context.Context, namespace string, ref *metav1.OwnerReference) (*metav1.OwnerReference, error) {
+	parent := metadataOf(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+	if ref.Kind == "Job" {
 		parent = metadataOf(batchv1.SchemeGroupVersion.WithKind("Job"))
-	default:
-		return ownerOf(ref), nil
 	}
-	err := c.cache.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}, parent)
+	err := c.cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, parent)
 	if apierrors.IsNotFound(err) {
-		return ownerOf(ref), nil
+		return nil, nil
 	}
 	if err != nil {
-		return v1alpha1.ClaimOwner{}, fmt.Errorf("get %s %s: %w", ref.Kind, ref.Name, err)
+		return nil, fmt.Errorf("get %s %s: %w", ref.Kind, ref.Name, err)
 	}
-	if up := metav1.GetControllerOf(parent); up != nil {
-		return ownerOf(up), nil
-	}
-	return ownerOf(ref), nil
+	return metav1.GetControllerOf(parent), nil
 }
 
 func ownerOf(ref *metav1.OwnerReference) v1alpha1.ClaimOwner {
