@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -51,6 +52,11 @@ type Server struct {
 	Ready func() bool
 	// Now is the clock CNI GC measures claim ages with; nil means time.Now.
 	Now func() time.Time
+
+	mu sync.Mutex
+	// ours is the socket file this server made; the path may since lead to
+	// another agent's (a replacement started before this one stopped).
+	ours os.FileInfo
 }
 
 // Start listens on the socket (mode 0600: only root may allocate or release)
@@ -62,14 +68,26 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := os.Remove(s.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove stale socket: %w", err)
 	}
-	ln, err := net.Listen("unix", s.Socket)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.Socket, Net: "unix"})
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Socket, err)
 	}
+	// Closing a unix listener would unlink the path, which may by then be a
+	// replacement agent's socket: only removeIfOurs removes it.
+	ln.SetUnlinkOnClose(false)
+	defer s.removeIfOurs()
 	if err := os.Chmod(s.Socket, 0o600); err != nil {
 		ln.Close()
 		return fmt.Errorf("restrict socket: %w", err)
 	}
+	fi, err := os.Stat(s.Socket)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("stat socket: %w", err)
+	}
+	s.mu.Lock()
+	s.ours = fi
+	s.mu.Unlock()
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -82,6 +100,38 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// Serving reports whether the socket path still leads to this server: nil,
+// or why the plugin cannot reach it (not listening yet, removed, or taken
+// over by another agent). The agent's readiness check uses it, so that an
+// agent whose socket is gone is not reported ready.
+func (s *Server) Serving() error {
+	s.mu.Lock()
+	ours := s.ours
+	s.mu.Unlock()
+	if ours == nil {
+		return errors.New("not listening on the plugin socket yet")
+	}
+	fi, err := os.Stat(s.Socket)
+	if err != nil {
+		return fmt.Errorf("plugin socket: %w", err)
+	}
+	if !os.SameFile(fi, ours) {
+		return fmt.Errorf("plugin socket %s now belongs to another process", s.Socket)
+	}
+	return nil
+}
+
+// removeIfOurs removes the socket file only when it is still the one this
+// server made.
+func (s *Server) removeIfOurs() {
+	if s.Serving() == nil {
+		_ = os.Remove(s.Socket)
+	}
+	s.mu.Lock()
+	s.ours = nil
+	s.mu.Unlock()
 }
 
 // Handler routes the plugin's requests.

@@ -162,3 +162,64 @@ func TestNotReadyAgentAsksToRetry(t *testing.T) {
 		t.Fatal("readyz answered 200 before the caches synced")
 	}
 }
+
+// startServer runs a server on sock until the returned stop is called.
+func startServer(t *testing.T, sock string) (*Server, func()) {
+	t.Helper()
+	s := &Server{Socket: sock, Alloc: &recordingAllocator{}, Events: &recordedEvents{}, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Log: logr.Discard(), Ready: func() bool { return true }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return s.Serving() == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("server on %s never served: %v", sock, s.Serving())
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("server: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
+}
+
+// An agent replaced on its node (the new one started before the old one
+// stopped) must not take the new one's socket with it when it stops, and
+// must not report ready once its socket is another's.
+func TestAStoppingAgentLeavesItsReplacementsSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	old, stopOld := startServer(t, sock)
+	replacement, _ := startServer(t, sock)
+	if err := old.Serving(); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("old agent's Serving() = %v, want it to say the socket belongs to another process", err)
+	}
+	stopOld()
+	if err := replacement.Serving(); err != nil {
+		t.Fatalf("after the old agent stopped, the replacement's Serving() = %v, want nil", err)
+	}
+	c := agentapi.NewClient(sock, 5*time.Second)
+	if _, err := c.Add(t.Context(), &agentapi.AddRequest{Attachment: agentapi.Attachment{ContainerID: "c", IfName: "eth0"}, Pod: agentapi.PodRef{Namespace: "ns", Name: "p"}}); err != nil {
+		t.Fatalf("ADD through the replacement's socket after the old agent stopped: %v", err)
+	}
+}
+
+// A stopping agent removes its own socket, so the plugin fails fast (agent
+// unreachable) instead of connecting to nothing.
+func TestAStoppingAgentRemovesItsOwnSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	s, stop := startServer(t, sock)
+	stop()
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket after stop: %v, want it removed", err)
+	}
+	if err := s.Serving(); err == nil {
+		t.Fatal("Serving() after stop = nil, want an error")
+	}
+}

@@ -111,10 +111,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	return mgr.AddReadyzCheck("caches", func(_ *http.Request) error {
+	if err := mgr.AddReadyzCheck("caches", func(_ *http.Request) error {
 		if !synced.Load() {
 			return errors.New("caches not synced")
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("socket", func(_ *http.Request) error { return srv.Serving() })
 }
