@@ -82,7 +82,7 @@ func (s *memStore) DeleteClaim(_ context.Context, c *v1alpha1.IPClaim) error {
 	defer s.mu.Unlock()
 	s.writes++
 	cur, ok := s.claims[c.Name]
-	if !ok || cur.UID != c.UID {
+	if !ok || cur.UID != c.UID || c.ResourceVersion != "" && cur.ResourceVersion != c.ResourceVersion {
 		return nil
 	}
 	delete(s.claims, c.Name)

@@ -28,7 +28,9 @@ type Store interface {
 	CreateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
 	// UpdateClaim replaces a claim if its resourceVersion still matches; ErrConflict otherwise.
 	UpdateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
-	// DeleteClaim deletes a claim if its UID still matches; nil when it is already gone.
+	// DeleteClaim deletes a claim if its UID and resourceVersion still match
+	// (the state the release was decided on); nil when it is gone or has
+	// changed since.
 	DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error
 	// PutEndpoint records the addresses of one interface of a pod, merging
 	// with the record of the same pod incarnation, and returns the version

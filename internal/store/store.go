@@ -48,16 +48,23 @@ func (s *API) UpdateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.I
 	return obj, nil
 }
 
-// DeleteClaim deletes the claim only if it is still the same object (UID
-// precondition): a stale release never frees an address taken again since.
+// DeleteClaim deletes the claim only if it is still the object and the
+// version the release was decided on (UID and resourceVersion
+// preconditions): a stale release never frees an address taken again since,
+// nor one a StatefulSet pod's next incarnation took over (an update that
+// keeps the UID).
 func (s *API) DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error {
-	uid := c.UID
-	err := s.client.Delete(ctx, c.DeepCopy(), client.Preconditions{UID: &uid})
+	pre := client.Preconditions{UID: &c.UID}
+	if c.ResourceVersion != "" {
+		pre.ResourceVersion = &c.ResourceVersion
+	}
+	err := s.client.Delete(ctx, c.DeepCopy(), pre)
 	switch {
 	case err == nil, apierrors.IsNotFound(err):
 		return nil
 	case apierrors.IsConflict(err):
-		// The name now belongs to a newer claim: ours is already gone.
+		// A newer claim holds the name, or this one changed hands since the
+		// decision: either way it is not this release's to free.
 		return nil
 	}
 	return err
