@@ -29,7 +29,9 @@ func TestIntegrationStaleReleaseKeepsAClaimTakenOverSince(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.client.Delete(ctx, &v1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: "10.99.0.7"}}) })
+	t.Cleanup(func() {
+		_ = env.client.Delete(ctx, &v1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: "10.99.0.7"}})
+	})
 
 	takeover := before.DeepCopy()
 	takeover.Spec.Holder.UID, takeover.Spec.Node = "incarnation-2", "node-b"
