@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,7 +31,7 @@ func TestIntegrationStaleReleaseKeepsAClaimTakenOverSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = env.client.Delete(ctx, &v1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: "10.99.0.7"}})
+		_ = env.client.Delete(context.Background(), &v1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: "10.99.0.7"}})
 	})
 
 	takeover := before.DeepCopy()
