@@ -71,7 +71,7 @@ func (w *Pools) validate(ctx context.Context, old, p *v2beta1.SpiderIPPool) erro
 	exclude, e := parseEntries(spec.Child("excludeIPs"), p.Spec.ExcludeIPs, subnet)
 	errs = append(errs, e...)
 	errs = append(errs, checkGateway(spec.Child("gateway"), p.Spec.Gateway, subnet, ips, exclude)...)
-	errs = append(errs, checkRoutes(spec.Child("routes"), p.Spec.Routes)...)
+	errs = append(errs, checkRoutes(spec.Child("routes"), p.Spec.Routes, subnet)...)
 	for i, m := range p.Spec.MultusName {
 		if ns, name, ok := strings.Cut(m, "/"); !ok || ns == "" || name == "" {
 			errs = append(errs, field.Invalid(spec.Child("multusName").Index(i), m, `want "namespace/name" of a NetworkAttachmentDefinition`))

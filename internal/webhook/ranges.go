@@ -58,15 +58,34 @@ func checkGateway(path *field.Path, gw *string, subnet netip.Prefix, ips, exclud
 		return field.ErrorList{field.Invalid(path, *gw, "must be an IP address")}
 	case !subnet.Contains(a):
 		return field.ErrorList{field.Invalid(path, *gw, fmt.Sprintf("must be inside subnet %s", subnet))}
+	case isEdge(a, subnet):
+		return field.ErrorList{field.Invalid(path, *gw, fmt.Sprintf("is the network or broadcast address of subnet %s; a gateway is a host address", subnet))}
 	case ips.Contains(a) && !exclude.Contains(a):
 		return field.ErrorList{field.Invalid(path, *gw, "is inside ips; a gateway is not handed to pods — remove it from ips or add it to excludeIPs")}
 	}
 	return nil
 }
 
-// checkRoutes refuses default routes, bad CIDRs and addresses, and repeated
-// destinations.
-func checkRoutes(path *field.Path, routes []v2beta1.Route) field.ErrorList {
+// isEdge reports whether a is the network or broadcast address of an IPv4
+// subnet that has them (shorter than /31, RFC 3021).
+func isEdge(a netip.Addr, subnet netip.Prefix) bool {
+	subnet = subnet.Masked()
+	if !a.Is4() || !subnet.Addr().Is4() || subnet.Bits() >= 31 {
+		return false
+	}
+	if a == subnet.Addr() {
+		return true
+	}
+	b := subnet.Addr().As4()
+	host := uint32(1)<<(32-subnet.Bits()) - 1
+	last := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+	return a == netip.AddrFrom4([4]byte{byte(last >> 24), byte(last >> 16), byte(last >> 8), byte(last)})
+}
+
+// checkRoutes refuses default routes, bad CIDRs and addresses, repeated
+// destinations, and next hops a pod of subnet cannot reach directly: of the
+// other family, unspecified, or outside the subnet.
+func checkRoutes(path *field.Path, routes []v2beta1.Route, subnet netip.Prefix) field.ErrorList {
 	var errs field.ErrorList
 	seen := map[netip.Prefix]int{}
 	for i, r := range routes {
@@ -83,8 +102,16 @@ func checkRoutes(path *field.Path, routes []v2beta1.Route) field.ErrorList {
 			}
 			seen[dst.Masked()] = i
 		}
-		if _, err := netip.ParseAddr(r.Gw); err != nil {
+		gw, err := netip.ParseAddr(r.Gw)
+		switch {
+		case err != nil:
 			errs = append(errs, field.Invalid(p.Child("gw"), r.Gw, "must be an IP address"))
+		case gw.Is4() != subnet.Addr().Is4():
+			errs = append(errs, field.Invalid(p.Child("gw"), r.Gw, fmt.Sprintf("is of the other IP family than subnet %s; want a next hop inside it", subnet)))
+		case gw.IsUnspecified():
+			errs = append(errs, field.Invalid(p.Child("gw"), r.Gw, fmt.Sprintf("is the unspecified address; want a next hop inside subnet %s", subnet)))
+		case !subnet.Contains(gw):
+			errs = append(errs, field.Invalid(p.Child("gw"), r.Gw, fmt.Sprintf("is outside subnet %s; a pod reaches only next hops on its own subnet", subnet)))
 		}
 	}
 	return errs

@@ -58,7 +58,7 @@ func (w *Subnets) validate(ctx context.Context, s *v2beta1.SpiderSubnet, update 
 	exclude, e := parseEntries(spec.Child("excludeIPs"), s.Spec.ExcludeIPs, subnet)
 	errs = append(errs, e...)
 	errs = append(errs, checkGateway(spec.Child("gateway"), s.Spec.Gateway, subnet, ips, exclude)...)
-	errs = append(errs, checkRoutes(spec.Child("routes"), s.Spec.Routes)...)
+	errs = append(errs, checkRoutes(spec.Child("routes"), s.Spec.Routes, subnet)...)
 	if len(errs) > 0 {
 		return invalid("SpiderSubnet", s, errs)
 	}

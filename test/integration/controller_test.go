@@ -249,6 +249,31 @@ func testPoolWebhook(t *testing.T) {
 			p.Spec.Routes = []v2beta1.Route{{Dst: "0.0.0.0/0", Gw: "10.35.0.254"}}
 			return p
 		}(), []string{"dst", "default route"}},
+		{"gateway is the network address", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-n", "10.37.0.0/16", "10.37.0.2")
+			p.Spec.Gateway = ptr.To("10.37.0.0")
+			return p
+		}(), []string{"spec.gateway", "10.37.0.0", "network or broadcast"}},
+		{"gateway is the broadcast address", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-bc", "10.37.0.0/16", "10.37.0.2")
+			p.Spec.Gateway = ptr.To("10.37.255.255")
+			return p
+		}(), []string{"spec.gateway", "10.37.255.255", "network or broadcast"}},
+		{"route via the other family", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-r6", "10.38.0.0/16", "10.38.0.2")
+			p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "fd00::1"}}
+			return p
+		}(), []string{"spec.routes[0].gw", "fd00::1", "other IP family"}},
+		{"route via 0.0.0.0", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-r0", "10.38.0.0/16", "10.38.0.2")
+			p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "0.0.0.0"}}
+			return p
+		}(), []string{"spec.routes[0].gw", "0.0.0.0", "unspecified"}},
+		{"route via a next hop outside the subnet", func() *v2beta1.SpiderIPPool {
+			p := ipPool("wh-ro", "10.38.0.0/16", "10.38.0.2")
+			p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "192.168.1.1"}}
+			return p
+		}(), []string{"spec.routes[0].gw", "192.168.1.1", "outside subnet 10.38.0.0/16"}},
 		{"duplicate route", func() *v2beta1.SpiderIPPool {
 			p := ipPool("wh-h", "10.36.0.0/16", "10.36.0.1")
 			p.Spec.Routes = []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "10.36.0.254"}, {Dst: "172.16.0.0/16", Gw: "10.36.0.253"}}
