@@ -116,6 +116,11 @@ func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error
 	if !a.stateful(req.owner) {
 		a.written.put(req.pod.UID, v)
 	}
+	// What the pod held and no longer uses: claims of older incarnations, and
+	// a held claim the pod moved away from (ipkeeper.io/ordinal-ips changed).
+	for _, h := range mapValues(held) {
+		stale = append(stale, h.claim)
+	}
 	for _, c := range stale {
 		if !slices.ContainsFunc(got, func(g grant) bool { return g.claim.Name == c.Name }) {
 			_ = a.release(ctx, c)

@@ -508,3 +508,44 @@ func TestUnknownPoolFailsWithTheReason(t *testing.T) {
 		t.Fatalf("err = %v, want an AllocationError naming the missing pool", err)
 	}
 }
+
+// Changing ipkeeper.io/ordinal-ips of a running StatefulSet moves the ordinal
+// to its new address at its next restart and frees the old one; every later
+// restart keeps working (issue 13, defect 1: the old claim stayed held and
+// about every second restart failed with "held by pod" the pod itself).
+func TestChangingOrdinalIPsMovesTheOrdinalAndFreesTheOldAddress(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	c.sts[types.NamespacedName{Namespace: "default", Name: "web"}] = &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "sts-uid"},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
+	}
+	ann := func(list string) map[string]string {
+		return map[string]string{spiderpool.AnnoPool: `{"ipv4":["p"]}`, spiderpool.AnnoOrdinalIPs: list}
+	}
+	first := stsPod("web", 0, "a", ann("10.6.168.105"))
+	c.addPod(first)
+	if got, err := a.Add(t.Context(), addReq(first, "a")); err != nil || got.IPs[0].Address.String() != "10.6.168.105/16" {
+		t.Fatalf("first incarnation: %+v, %v; want 10.6.168.105/16", got, err)
+	}
+	if err := a.Del(t.Context(), delReq(first, "a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, incarnation := range []string{"b", "c", "d", "e", "f", "g"} {
+		pod := stsPod("web", 0, incarnation, ann("10.6.168.106"))
+		c.addPod(pod)
+		got, err := a.Add(t.Context(), addReq(pod, incarnation))
+		if err != nil {
+			t.Fatalf("incarnation %s: %v", incarnation, err)
+		}
+		if got.IPs[0].Address.String() != "10.6.168.106/16" {
+			t.Fatalf("incarnation %s got %s, want the newly listed 10.6.168.106/16", incarnation, got.IPs[0].Address)
+		}
+		if diff := cmp.Diff(map[string]string{"10.6.168.106": "default/web-0"}, s.holders()); diff != "" {
+			t.Fatalf("incarnation %s: claims (-want +got):\n%s", incarnation, diff)
+		}
+		if err := a.Del(t.Context(), delReq(pod, incarnation)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -73,6 +73,10 @@ func (a *Allocator) claimExact(ctx context.Context, req *request, fam int, addr 
 	}
 	c, err := a.store.CreateClaim(ctx, a.newClaim(req, pool, addr))
 	if errors.Is(err, ErrTaken) {
+		if own := a.ordinalsClaim(req, addr); own != nil {
+			// Already this ordinal's (an earlier incarnation's): take it over.
+			return a.takeOver(ctx, req, grant{claim: own, addr: addr})
+		}
 		return grant{}, &AllocationError{Msg: fmt.Sprintf("%s gives ordinal %d of pod %s the address %s, which is held by %s",
 			spiderpool.AnnoOrdinalIPs, *req.ordinal, req.key, addr, a.holderOf(addr))}
 	}
@@ -81,6 +85,19 @@ func (a *Allocator) claimExact(ctx context.Context, req *request, fam int, addr 
 	}
 	a.index.SetClaim(c)
 	return grant{claim: c, addr: addr}, nil
+}
+
+// ordinalsClaim returns the claim on addr when it is this StatefulSet
+// ordinal's, for this interface, whichever incarnation holds it.
+func (a *Allocator) ordinalsClaim(req *request, addr netip.Addr) *v1alpha1.IPClaim {
+	name := v1alpha1.ClaimName(addr)
+	for _, c := range a.index.ClaimsOf(req.key) {
+		if c.Name == name && c.Spec.Holder.Interface == req.IfName &&
+			c.Spec.Owner.Kind == spiderpool.KindStatefulSet && c.Spec.Owner.Name == req.owner.Name {
+			return c
+		}
+	}
+	return nil
 }
 
 func (a *Allocator) holderOf(addr netip.Addr) string {
