@@ -31,6 +31,10 @@ const (
 	ReasonStatefulSetDeleting = spiderpool.SlotDeleting
 	ReasonScaledDown          = spiderpool.SlotScaledDown
 	ReasonNoOrdinal           = spiderpool.SlotNotAnOrdinalPod
+	// ReasonNotTakenOver: the ordinal's next incarnation runs, and so has
+	// set up every interface it has, without taking this claim over: its
+	// template dropped the interface (or the pod moved to another address).
+	ReasonNotTakenOver = "not_taken_over"
 )
 
 // Reasons a claim is kept.
@@ -47,7 +51,10 @@ const (
 // within its margin); reason says why in either case.
 //
 // A StatefulSet claim is kept while the StatefulSet still has its ordinal,
-// even when the pod is absent or another incarnation: that pod is restarting.
+// even when the pod is absent or another incarnation that is not running yet:
+// that pod is restarting. Once another incarnation runs, all its interfaces
+// are set up and each took its claim over; a claim still naming an older
+// incarnation is one it no longer uses (an interface its template dropped).
 // Once the ordinal is gone, or for any other claim, the claim is released when
 // its holder incarnation is gone: no pod, a pod with another UID, a
 // Succeeded/Failed pod, or a pod terminating past its deadline plus the margin.
@@ -56,6 +63,9 @@ func Decide(claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *appsv1.StatefulSet, n
 		return holderGone(claim, pod, now, cfg.TerminatingMargin)
 	}
 	slotReason, kept := spiderpool.OrdinalSlot(claim, sts)
+	if kept && runsWithoutIt(claim, pod) {
+		return true, ReasonNotTakenOver, 0
+	}
 	if kept {
 		return false, slotReason, 0
 	}
@@ -63,6 +73,13 @@ func Decide(claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *appsv1.StatefulSet, n
 		return false, why, after
 	}
 	return true, slotReason, 0
+}
+
+// runsWithoutIt reports whether pod is another, running incarnation than the
+// claim's holder.
+func runsWithoutIt(claim *v1alpha1.IPClaim, pod *corev1.Pod) bool {
+	return pod != nil && claim.Spec.Holder.UID != "" && pod.UID != claim.Spec.Holder.UID &&
+		pod.Status.Phase == corev1.PodRunning && pod.DeletionTimestamp == nil
 }
 
 // holderGone says whether the pod incarnation named by the claim is gone.

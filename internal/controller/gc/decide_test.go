@@ -160,7 +160,12 @@ func TestDecideStatefulSet(t *testing.T) {
 		// The StatefulSet has the ordinal: kept whatever the pod.
 		{"ordinal in range, pod running", web(1), podOf("web-1"), stsOf(three), t0, want{false, KeepOrdinal, 0}},
 		{"ordinal in range, pod gone (restarting)", web(1), nil, stsOf(three), t0, want{false, KeepOrdinal, 0}},
-		{"ordinal in range, pod of another incarnation", web(1), podOf("web-1", uid("new")), stsOf(three), t0, want{false, KeepOrdinal, 0}},
+		{"ordinal in range, pod of another incarnation starting", web(1), podOf("web-1", uid("new"), phase(corev1.PodPending)), stsOf(three), t0, want{false, KeepOrdinal, 0}},
+		// Running, the next incarnation has set up all its interfaces and
+		// took over each claim it uses: this one (an interface its template
+		// dropped) it does not.
+		{"ordinal in range, pod of another incarnation running without it", web(1), podOf("web-1", uid("new")), stsOf(three), t0, want{true, ReasonNotTakenOver, 0}},
+		{"ordinal in range, pod of another incarnation terminating", web(1), podOf("web-1", uid("new"), deleting(deadline, 30)), stsOf(three), t0, want{false, KeepOrdinal, 0}},
 		{"ordinal in range, pod failed", web(1), podOf("web-1", phase(corev1.PodFailed)), stsOf(three), t0, want{false, KeepOrdinal, 0}},
 		{"ordinal in range, pod terminating long past", web(1), podOf("web-1", deleting(deadline, 30)), stsOf(three), deadline.Add(time.Hour), want{false, KeepOrdinal, 0}},
 		{"last ordinal in range", web(2), nil, stsOf(three), t0, want{false, KeepOrdinal, 0}},

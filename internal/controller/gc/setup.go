@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,7 +63,8 @@ func claimChanged() predicate.Funcs {
 }
 
 // podEnding passes pods deleted, marked for deletion (or with a shorter
-// deadline), or finished.
+// deadline), or finished, and StatefulSet pods that start running (an
+// earlier incarnation's claim the new one did not take over is then free).
 func podEnding() predicate.Funcs {
 	return predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
@@ -72,10 +74,17 @@ func podEnding() predicate.Funcs {
 			if !okOld || !okNew {
 				return false
 			}
-			return finished(pod) && !finished(old) || !pod.DeletionTimestamp.Equal(old.DeletionTimestamp)
+			return finished(pod) && !finished(old) || !pod.DeletionTimestamp.Equal(old.DeletionTimestamp) ||
+				startedStatefulSetPod(old, pod)
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
+}
+
+func startedStatefulSetPod(old, pod *corev1.Pod) bool {
+	ref := metav1.GetControllerOfNoCopy(pod)
+	return ref != nil && ref.Kind == spiderpool.KindStatefulSet &&
+		pod.Status.Phase == corev1.PodRunning && old.Status.Phase != corev1.PodRunning
 }
 
 func finished(p *corev1.Pod) bool {
