@@ -88,7 +88,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.ours = fi
 	s.mu.Unlock()
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	// A slow or stuck client cannot hold a connection: the plugin sends a few
+	// hundred bytes at once and reuses no connection.
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -221,10 +223,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, req an
 }
 
 func (s *Server) run(r *http.Request, req any, validate func() error, run func(context.Context) (any, error)) (any, error) {
+	// Unknown fields are ignored, so that a newer plugin works with an older
+	// agent during an upgrade; anything after the one JSON value is refused.
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil {
 		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: err.Error()}
+	}
+	if dec.More() {
+		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: "data after the JSON value; want exactly one JSON object"}
 	}
 	if err := validate(); err != nil {
 		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "invalid request", Details: err.Error()}

@@ -2,7 +2,10 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -221,5 +224,47 @@ func TestAStoppingAgentRemovesItsOwnSocket(t *testing.T) {
 	}
 	if err := s.Serving(); err == nil {
 		t.Fatal("Serving() after stop = nil, want an error")
+	}
+}
+
+// postRaw sends body as it is to path on the agent's socket and returns the
+// HTTP status and the decoded error, if any.
+func postRaw(t *testing.T, sock, path, body string) (int, agentapi.Error) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://agent"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e agentapi.Error
+	if resp.StatusCode != http.StatusOK {
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+	}
+	return resp.StatusCode, e
+}
+
+// A newer plugin may send fields this agent does not know (an upgrade rolls
+// the plugin and the agent apart): they are ignored. Data after the request
+// is refused.
+func TestRequestsFromANewerPluginWorkAndTrailingDataIsRefused(t *testing.T) {
+	alloc := &recordingAllocator{}
+	_, sock, _ := serve(t, alloc, true)
+	const req = `{"containerID":"c1","ifName":"eth0","pod":{"namespace":"ns","name":"p"},"someFieldOfANewerPlugin":{"x":1}}`
+	if status, e := postRaw(t, sock, agentapi.PathAdd, req); status != http.StatusOK {
+		t.Fatalf("ADD with an unknown field: status %d (%s), want 200", status, e.Error())
+	}
+	status, e := postRaw(t, sock, agentapi.PathAdd, req+`{"containerID":"c2"}`)
+	if status != http.StatusBadRequest || e.Code != agentapi.CodeInvalidConfig || !strings.Contains(e.Error(), "after the JSON value") {
+		t.Fatalf("ADD with trailing data: status %d, %+v; want 400, code %d, naming the trailing data", status, e, agentapi.CodeInvalidConfig)
+	}
+	if alloc.calls != 1 {
+		t.Fatalf("%d calls reached the allocator, want 1 (the valid request)", alloc.calls)
 	}
 }
