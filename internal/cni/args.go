@@ -23,9 +23,9 @@ const (
 // IgnoreUnknown. A missing namespace or name is an error (code 4, invalid
 // environment variables) naming the key, unless optional is set: DEL releases
 // by container ID and interface and must not fail only because a runtime left
-// the pod out.
+// the pod out or passed a malformed pair (which optional skips).
 func ParsePodRef(cniArgs string, optional bool) (agentapi.PodRef, error) {
-	args, err := parseArgs(cniArgs)
+	args, err := parseArgs(cniArgs, optional)
 	if err != nil {
 		return agentapi.PodRef{}, types.NewError(types.ErrInvalidEnvironmentVariables, "parse CNI_ARGS", err.Error())
 	}
@@ -47,14 +47,17 @@ func ParsePodRef(cniArgs string, optional bool) (agentapi.PodRef, error) {
 }
 
 // parseArgs splits "K1=V1;K2=V2" into a map. Empty pairs (a trailing ';')
-// are skipped; a pair without '=' is an error.
-func parseArgs(cniArgs string) (map[string]string, error) {
+// are skipped; a pair without '=' is an error, or skipped too when lenient.
+func parseArgs(cniArgs string, lenient bool) (map[string]string, error) {
 	args := map[string]string{}
 	for pair := range strings.SplitSeq(cniArgs, ";") {
 		if pair == "" {
 			continue
 		}
 		key, value, ok := strings.Cut(pair, "=")
+		if (!ok || key == "") && lenient {
+			continue
+		}
 		if !ok || key == "" {
 			return nil, fmt.Errorf("invalid pair %q, want KEY=VALUE", pair)
 		}

@@ -40,7 +40,9 @@ func TestParsePodRef(t *testing.T) {
 			want:     agentapi.PodRef{Namespace: "ns", Name: "p"},
 		},
 		{name: "pair without value separator", args: "K8S_POD_NAMESPACE", wantErr: "parse CNI_ARGS"},
-		{name: "optional still rejects malformed args", args: "=x", optional: true, wantErr: "parse CNI_ARGS"},
+		// DEL must be able to tear a sandbox down whatever else CNI_ARGS holds.
+		{name: "optional skips malformed pairs", args: "=x;K8S_POD_NAMESPACE=ns;garbage;K8S_POD_NAME=p", optional: true,
+			want: agentapi.PodRef{Namespace: "ns", Name: "p"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,6 +52,27 @@ type IPAMConf struct {
 	SocketPath string `json:"ipam_unix_socket_path,omitempty"`
 }
 
+// ParseNetConfForDel decodes only what DEL uses (the network's name and the
+// agent's socket): a previous result or pool list DEL does not need can
+// never keep a sandbox from being torn down.
+func ParseNetConfForDel(data []byte) (*NetConf, error) {
+	var conf struct {
+		Name string `json:"name"`
+		IPAM struct {
+			SocketPath string `json:"ipam_unix_socket_path,omitempty"`
+		} `json:"ipam"`
+	}
+	if err := json.Unmarshal(data, &conf); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "decode network configuration", err.Error())
+	}
+	out := &NetConf{}
+	out.Name, out.IPAM.SocketPath = conf.Name, conf.IPAM.SocketPath
+	if out.IPAM.SocketPath == "" {
+		out.IPAM.SocketPath = agentapi.DefaultSocketPath
+	}
+	return out, nil
+}
+
 // ParseNetConf decodes the netconf the plugin got on stdin, fills in the
 // defaults and parses the previous result, if any. Errors are *types.Error
 // with the spec's codes: 6 for what cannot be decoded, 7 for what is invalid.

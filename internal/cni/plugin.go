@@ -120,7 +120,7 @@ func rollback(ctx context.Context, agent Agent, args *skel.CmdArgs, pod agentapi
 // being unreachable included, fails DEL so that the runtime retries: DEL
 // never reports a release that did not happen.
 func (p *Plugin) Del(args *skel.CmdArgs) error {
-	conf, err := ParseNetConf(args.StdinData)
+	conf, err := ParseNetConfForDel(args.StdinData)
 	if err != nil {
 		return err
 	}

@@ -224,6 +224,16 @@ func TestCommands(t *testing.T) {
 			wantTimeout: delTimeout,
 		},
 		{
+			name: "DEL ignores a previous result it cannot parse", run: (*Plugin).Del, stdin: netconf("1.0.0", `,"prevResult":{"ips":"garbage"}`), cniArgs: podArgsString,
+			wantReq:     &agentapi.DelRequest{Attachment: agentapi.Attachment{ContainerID: "c1", IfName: "eth0"}, Pod: wantPod, Network: "macvlan-ens192"},
+			wantTimeout: delTimeout,
+		},
+		{
+			name: "DEL skips a malformed CNI_ARGS pair", run: (*Plugin).Del, stdin: netconf("1.0.0", ""), cniArgs: "garbage;" + podArgsString,
+			wantReq:     &agentapi.DelRequest{Attachment: agentapi.Attachment{ContainerID: "c1", IfName: "eth0"}, Pod: wantPod, Network: "macvlan-ens192"},
+			wantTimeout: delTimeout,
+		},
+		{
 			name: "DEL fails when the agent is unreachable", run: (*Plugin).Del, stdin: netconf("1.0.0", ""), cniArgs: podArgsString,
 			agentErr:    errRefused,
 			wantReq:     &agentapi.DelRequest{Attachment: agentapi.Attachment{ContainerID: "c1", IfName: "eth0"}, Pod: wantPod, Network: "macvlan-ens192"},

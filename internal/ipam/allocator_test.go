@@ -549,3 +549,25 @@ func TestChangingOrdinalIPsMovesTheOrdinalAndFreesTheOldAddress(t *testing.T) {
 		}
 	}
 }
+
+// A DEL whose runtime did not name the pod releases by sandbox and interface,
+// and then deletes the endpoint of the pod that held the address, not one
+// under an empty name (issue 13, defect 10).
+func TestDelWithoutPodNameDeletesTheHoldersEndpoint(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("web", map[string]string{spiderpool.AnnoPool: `{"ipv4":["p"]}`})
+	c.addPod(pod)
+	if _, err := a.Add(t.Context(), addReq(pod, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Del(t.Context(), &DelRequest{Attachment: Attachment{ContainerID: "c1", IfName: "eth0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.holders()); n != 0 {
+		t.Fatalf("%d claims left, want the sandbox's released", n)
+	}
+	if _, ok := s.endpoints[types.NamespacedName{Namespace: "default", Name: "web"}]; ok {
+		t.Fatal("the endpoint of default/web is left after its last DEL")
+	}
+}

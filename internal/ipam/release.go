@@ -41,9 +41,15 @@ func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 		}
 		released = c
 	}
-	if released != nil && len(errs) == 0 && len(a.index.ClaimsOf(key)) == 0 {
-		if err := a.deleteEndpoint(ctx, key, released); err != nil {
-			errs = append(errs, fmt.Errorf("delete endpoint of %s: %w", key, err))
+	if released == nil || len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// The pod whose endpoint may go is the released claim's holder: a DEL
+	// that does not name the pod has an empty key.
+	holder := types.NamespacedName{Namespace: released.Spec.Holder.Namespace, Name: released.Spec.Holder.Name}
+	if len(a.index.ClaimsOf(holder)) == 0 {
+		if err := a.deleteEndpoint(ctx, holder, released); err != nil {
+			errs = append(errs, fmt.Errorf("delete endpoint of %s: %w", holder, err))
 		}
 	}
 	return errors.Join(errs...)
