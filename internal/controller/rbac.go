@@ -22,6 +22,7 @@ package controller
 // holder pod and its StatefulSet.
 //
 // +kubebuilder:rbac:groups=ipkeeper.io,resources=ipclaims,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderendpoints,verbs=get;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch
 //

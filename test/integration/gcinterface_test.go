@@ -3,12 +3,18 @@
 package integration
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 )
 
 // A StatefulSet whose template drops an interface: once the ordinal's next
@@ -53,4 +59,42 @@ func TestIntegrationGCReleasesTheClaimOfAnInterfaceTheStatefulSetDropped(t *test
 	gcWaitReleased(t, net1.Name)
 	gcWaitFullScan(t)
 	gcAssertKept(t, cur)
+}
+
+// When the collector, not a DEL, releases a StatefulSet pod's last address
+// (its ordinal scaled away), the pod's SpiderEndpoint, which has no owner
+// reference, goes too; the endpoint of an ordinal still there stays (issue
+// 13, defect 14).
+func TestIntegrationGCDeletesTheEndpointWithAStatefulSetPodsLastClaim(t *testing.T) {
+	const ns, pool = "gc-sts-ep", "gc-sts-ep"
+	namespace(t, ns)
+	gcCleanClaims(t, pool)
+	gcStart(t)
+	ctx := t.Context()
+
+	db := gcStatefulSet(ns, "db", 2, nil)
+	mustCreate(t, db)
+	pods := gcStatefulSetPods(t, db, 2)
+	claims := gcStsClaims(t, pool, "10.9.6", db, pods)
+	for i, p := range pods {
+		addr := claims[i].Spec.Address + "/16"
+		mustCreate(t, &v2beta1.SpiderEndpoint{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.Name},
+			Status: v2beta1.SpiderEndpointStatus{
+				Current:             v2beta1.PodIPAllocation{UID: p.UID, Node: "gc-node", IPs: []v2beta1.IPAllocationDetail{{Interface: "eth0", IPv4: &addr, IPv4Pool: ptr.To(pool)}}},
+				OwnerControllerType: "StatefulSet", OwnerControllerName: "db",
+			},
+		})
+	}
+	gcScale(t, db, 1)
+	gcWaitReleased(t, claims[1].Name)
+	poll(t, 30*time.Second, "the endpoint of db-1 deleted", func(ctx context.Context) (bool, error) {
+		err := env.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db-1"}, &v2beta1.SpiderEndpoint{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+	gcWaitFullScan(t)
+	gcAssertKept(t, claims[0])
+	if err := env.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db-0"}, &v2beta1.SpiderEndpoint{}); err != nil {
+		t.Fatalf("the endpoint of db-0, whose ordinal is still there: %v", err)
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
 
@@ -174,5 +176,53 @@ func (r *Reconciler) release(ctx context.Context, claim *v1alpha1.IPClaim, reaso
 		"pool", claim.Spec.Pool, "node", claim.Spec.Node, "pod", klog.KRef(h.Namespace, h.Name), "podUID", h.UID,
 		"ownerKind", o.Kind, "owner", klog.KRef(h.Namespace, o.Name), "reason", reason)
 	r.metrics.released.WithLabelValues(reason).Inc()
+	if o.Kind == spiderpool.KindStatefulSet {
+		// A StatefulSet pod's endpoint has no owner reference: it goes with the
+		// last claim of its incarnation, whoever releases that. The address is
+		// free either way; a failure here leaves a stale record, logged.
+		if err := r.dropEndpoint(ctx, claim); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Deleting the endpoint of a released StatefulSet pod failed", "pod", klog.KRef(h.Namespace, h.Name))
+		}
+	}
+	return nil
+}
+
+// dropEndpoint deletes the SpiderEndpoint of a released StatefulSet claim's
+// holder once no claim of that incarnation is left, and only while the
+// endpoint still records that incarnation (UID and resourceVersion
+// preconditions). The claims left are listed from the cache and confirmed
+// live, so of two claims released at once the later release always sees the
+// other gone.
+func (r *Reconciler) dropEndpoint(ctx context.Context, released *v1alpha1.IPClaim) error {
+	h := released.Spec.Holder
+	var list v1alpha1.IPClaimList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{controller.IndexClaimHolder: controller.HolderKey(h.Namespace, h.Name)}); err != nil {
+		return fmt.Errorf("list the claims of %s/%s: %w", h.Namespace, h.Name, err)
+	}
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.Name == released.Name || c.Spec.Holder.UID != h.UID {
+			continue
+		}
+		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(c), &v1alpha1.IPClaim{})
+		if err == nil {
+			return nil // another interface of the incarnation still holds an address
+		}
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("get claim %s: %w", c.Name, err)
+		}
+	}
+	ep := &v2beta1.SpiderEndpoint{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: h.Namespace, Name: h.Name}, ep); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ep.Status.Current.UID != h.UID {
+		return nil // a newer incarnation's record
+	}
+	uid, rv := ep.UID, ep.ResourceVersion
+	err := r.Client.Delete(ctx, ep, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete endpoint %s/%s: %w", h.Namespace, h.Name, err)
+	}
 	return nil
 }
