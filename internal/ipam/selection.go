@@ -175,6 +175,10 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 		}
 	}
 	if len(v4)+len(v6) > 0 {
+		// By name, so that every request tries equally specific default
+		// pools in one order, whatever order the pools are known in.
+		slices.Sort(v4)
+		slices.Sort(v6)
 		return byFamily(v4, v6), "pools with spec.default=true", false, nil
 	}
 	return nil, "", false, nil

@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -201,5 +202,22 @@ func TestSelectNamesFamiliesEvenWhenEveryPoolIsFilteredOut(t *testing.T) {
 	}
 	if len(sel.Pools[4]) != 0 || !strings.Contains(sel.Describe(), "missing: no such SpiderIPPool") {
 		t.Fatalf("pools %v, rejections %q", sel.Pools[4], sel.Describe())
+	}
+}
+
+// Several default pools are tried in one order, by name, whatever order the
+// agent's index lists them in (issue 13, defect 16).
+func TestDefaultPoolsAreTriedByName(t *testing.T) {
+	on := func(p *v2beta1.SpiderIPPool) { p.Spec.Default = new(true) }
+	pools := []*v2beta1.SpiderIPPool{pool("c", "10.7.0.0/16", on), pool("a", "10.5.0.0/16", on), pool("b", "10.6.0.0/16", on)}
+	for range 5 {
+		slices.Reverse(pools)
+		sel, err := Select(SelectInput{Pod: podWith(nil), IfName: "eth0", Pools: slices.Clone(pools)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"a", "b", "c"}, names(sel.Pools[4])); diff != "" {
+			t.Fatalf("default pools in the order (-want +got):\n%s", diff)
+		}
 	}
 }
