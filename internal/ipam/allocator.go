@@ -155,7 +155,7 @@ type grant struct {
 
 // resolve loads the pod and everything pool choice needs.
 func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.NamespacedName) (*request, error) {
-	pod, err := a.cluster.Pod(ctx, key)
+	pod, err := a.cluster.Pod(ctx, key, in.Pod.UID)
 	if err != nil {
 		return nil, fmt.Errorf("get pod %s: %w", key, err)
 	}

@@ -148,7 +148,7 @@ func (c *memCluster) addPod(p *corev1.Pod) {
 	c.pods[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
 }
 
-func (c *memCluster) Pod(_ context.Context, key types.NamespacedName) (*corev1.Pod, error) {
+func (c *memCluster) Pod(_ context.Context, key types.NamespacedName, _ types.UID) (*corev1.Pod, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, ok := c.pods[key]

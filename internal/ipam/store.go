@@ -52,8 +52,10 @@ type EndpointVersion struct {
 
 // Cluster reads, from caches, what the use cases need to know of the cluster.
 type Cluster interface {
-	// Pod returns the pod, or ErrNotFound.
-	Pod(ctx context.Context, key types.NamespacedName) (*corev1.Pod, error)
+	// Pod returns the pod, or ErrNotFound. With uid set, a cached pod of
+	// another UID is read again from the API server: the cache may not have
+	// seen the pod the runtime is starting.
+	Pod(ctx context.Context, key types.NamespacedName, uid types.UID) (*corev1.Pod, error)
 	// Namespace returns the namespace, or ErrNotFound.
 	Namespace(ctx context.Context, name string) (*corev1.Namespace, error)
 	// Node returns the agent's own node.

@@ -49,14 +49,15 @@ func metadataOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
 }
 
 // Pod returns the pod from the cache, or from the API server when the cache
-// lags behind the runtime's request. Only its metadata is read (the
-// allocator uses annotations, labels, owners and UID), so the cache keeps
-// the node's pods as metadata: each status change of a pod costs the agent a
-// small decode, not a whole pod's.
-func (c *Cluster) Pod(ctx context.Context, key types.NamespacedName) (*corev1.Pod, error) {
+// lags behind the runtime's request: it has no such pod yet, or still an
+// earlier one of that name (uid, when given, is the one the runtime names).
+// Only its metadata is read (the allocator uses annotations, labels, owners
+// and UID), so the cache keeps the node's pods as metadata: each status
+// change of a pod costs the agent a small decode, not a whole pod's.
+func (c *Cluster) Pod(ctx context.Context, key types.NamespacedName, uid types.UID) (*corev1.Pod, error) {
 	meta := metadataOf(corev1.SchemeGroupVersion.WithKind("Pod"))
 	err := c.cache.Get(ctx, key, meta)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || err == nil && uid != "" && meta.UID != uid {
 		err = c.api.Get(ctx, key, meta)
 	}
 	if err != nil {
