@@ -229,7 +229,7 @@ func (s *Server) run(r *http.Request, req any, validate func() error, run func(c
 	if err := dec.Decode(req); err != nil {
 		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: err.Error()}
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: "data after the JSON value; want exactly one JSON object"}
 	}
 	if err := validate(); err != nil {

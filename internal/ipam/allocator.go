@@ -79,6 +79,8 @@ type request struct {
 	owner   v1alpha1.ClaimOwner
 	ordinal *int32
 	sel     *Selection
+	// routes are the pod's ipam.spidernet.io/routes.
+	routes []spiderpool.Route
 }
 
 // Add gives one interface of a pod its addresses, one per family its pools
@@ -107,7 +109,11 @@ func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error
 		}
 		got = append(got, g)
 	}
-	alloc := a.allocation(req, got)
+	alloc, err := a.allocation(req, got)
+	if err != nil {
+		a.rollback(ctx, got, held)
+		return nil, err
+	}
 	v, err := a.store.PutEndpoint(ctx, a.endpoint(req, alloc))
 	if err != nil {
 		a.rollback(ctx, got, held)
@@ -182,7 +188,11 @@ func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.Names
 	if err != nil {
 		return nil, err
 	}
-	req := &request{AddRequest: in, pod: pod, key: key, owner: owner, sel: sel}
+	routes, err := annotationRoutes(pod)
+	if err != nil {
+		return nil, err
+	}
+	req := &request{AddRequest: in, pod: pod, key: key, owner: owner, sel: sel, routes: routes}
 	if a.stateful(owner) {
 		req.ordinal = spiderpool.OrdinalOf(pod.Name, owner.Name)
 	}

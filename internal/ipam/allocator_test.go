@@ -437,7 +437,7 @@ func TestGatewayRoutesAndCleanGateway(t *testing.T) {
 	a := agentFor(t, "node1", s, c, p)
 	pod := statelessPod("r", map[string]string{
 		spiderpool.AnnoPool:   `{"ipv4":["p"],"cleangateway":true}`,
-		spiderpool.AnnoRoutes: `[{"dst":"10.0.0.0/8","gw":"10.6.0.253"},{"dst":"192.168.0.0/16","gw":"172.31.0.1"}]`,
+		spiderpool.AnnoRoutes: `[{"dst":"10.0.0.0/8","gw":"10.6.0.253"}]`,
 	})
 	c.addPod(pod)
 	resp, err := a.Add(t.Context(), addReq(pod, "r"))
@@ -569,5 +569,30 @@ func TestDelWithoutPodNameDeletesTheHoldersEndpoint(t *testing.T) {
 	}
 	if _, ok := s.endpoints[types.NamespacedName{Namespace: "default", Name: "web"}]; ok {
 		t.Fatal("the endpoint of default/web is left after its last DEL")
+	}
+}
+
+// A route of ipam.spidernet.io/routes that a single-interface pod cannot
+// use (its next hop is outside the pod's subnet) or that is malformed is
+// refused with the entry named, and no address is taken (issue 13,
+// defect 7); it used to be dropped silently.
+func TestBadRouteAnnotationsAreRefused(t *testing.T) {
+	for value, want := range map[string]string{
+		`[{"dst":"192.168.0.0/16","gw":"172.31.0.1"}]`: "gw 172.31.0.1 is in none of the subnets of interface eth0 (10.6.0.0/16)",
+		`[{"dst":"0.0.0.0/0","gw":"10.6.0.253"}]`:      "is a default route",
+		`[{"dst":"10.0.0.0/8","gw":"10.6.0.253"}`:      "not valid JSON",
+	} {
+		s, c := newMemStore(), newMemCluster("node1")
+		a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+		pod := statelessPod("r", map[string]string{spiderpool.AnnoPool: `{"ipv4":["p"]}`, spiderpool.AnnoRoutes: value})
+		c.addPod(pod)
+		_, err := a.Add(t.Context(), addReq(pod, "r"))
+		var ae *spiderpool.AnnotationError
+		if !errors.As(err, &ae) || ae.Key != spiderpool.AnnoRoutes || !strings.Contains(ae.Reason, want) {
+			t.Errorf("routes %s: err = %v, want an AnnotationError on %s containing %q", value, err, spiderpool.AnnoRoutes, want)
+		}
+		if n := len(s.holders()); n != 0 {
+			t.Errorf("routes %s: %d claims left, want none", value, n)
+		}
 	}
 }

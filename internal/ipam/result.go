@@ -1,7 +1,9 @@
 package ipam
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,18 +30,21 @@ func (a *Allocator) autoPools(owner v1alpha1.ClaimOwner, ifName string) map[int]
 
 // allocation is what the request's claims give the interface: each address
 // with its pool's prefix length and gateway, the pool's routes, and the
-// routes of the pod's ipam.spidernet.io/routes whose next hop is in the pool's
-// subnet.
-func (a *Allocator) allocation(req *request, got []grant) *Allocation {
+// routes of the pod's ipam.spidernet.io/routes, each with the address whose
+// subnet holds its next hop. It fails, naming the route, when a route's next
+// hop is in none of the interface's subnets.
+func (a *Allocator) allocation(req *request, got []grant) (*Allocation, error) {
 	out := &Allocation{}
 	clean := req.cleanGateway()
-	extra := annotationRoutes(req.pod)
+	placed := make([]bool, len(req.routes))
+	var subnets []string
 	for _, g := range got {
 		p, parsed, ok := a.index.Parsed(g.claim.Spec.Pool)
 		if !ok {
 			continue
 		}
 		subnet := parsed.Subnet
+		subnets = append(subnets, subnet.String())
 		ip := Address{Address: netip.PrefixFrom(g.addr, subnet.Bits()), Pool: p.Name}
 		if !clean {
 			ip.Gateway = parsed.Gateway
@@ -50,13 +55,23 @@ func (a *Allocator) allocation(req *request, got []grant) *Allocation {
 				out.Routes = append(out.Routes, route)
 			}
 		}
-		for _, r := range extra {
+		for i, r := range req.routes {
 			if subnet.Contains(r.GW) {
 				out.Routes = append(out.Routes, r)
+				placed[i] = true
 			}
 		}
 	}
-	return out
+	// With other interfaces, a next hop may be on one of theirs: only a
+	// single-interface pod's route can be known to reach nowhere.
+	for i, ok := range placed {
+		if !ok && spiderpool.InterfacesOf(req.pod) == 1 {
+			return nil, &spiderpool.AnnotationError{Key: spiderpool.AnnoRoutes, Reason: fmt.Sprintf(
+				"entry %d: gw %s is in none of the subnets of interface %s (%s); a pod reaches only next hops on its own subnets",
+				i, req.routes[i].GW, req.IfName, strings.Join(subnets, ", "))}
+		}
+	}
+	return out, nil
 }
 
 func (r *request) cleanGateway() bool { return r.CleanGateway || r.sel.CleanGateway }
@@ -76,17 +91,13 @@ func poolRoute(r v2beta1.Route) (spiderpool.Route, bool) {
 }
 
 // annotationRoutes are the pod's ipam.spidernet.io/routes; a malformed
-// annotation gives none.
-func annotationRoutes(pod *corev1.Pod) []spiderpool.Route {
+// annotation is an error naming it, before any address is taken.
+func annotationRoutes(pod *corev1.Pod) ([]spiderpool.Route, error) {
 	v, ok := pod.Annotations[spiderpool.AnnoRoutes]
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	rs, err := spiderpool.ParseRoutes(v)
-	if err != nil {
-		return nil
-	}
-	return rs
+	return spiderpool.ParseRoutes(v)
 }
 
 // endpoint is the SpiderEndpoint record of this interface's allocation.

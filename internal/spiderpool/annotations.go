@@ -2,7 +2,9 @@ package spiderpool
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -109,8 +111,9 @@ type Route struct {
 }
 
 // ParseRoutes parses ipam.spidernet.io/routes, a JSON list of
-// {"dst":"10.0.0.0/16","gw":"10.6.0.1"}. An entry whose dst or gw is not an
-// address is skipped, as the agent always has: the rest still apply.
+// {"dst":"10.0.0.0/16","gw":"10.6.0.1"}: every dst a CIDR other than a
+// default route (the default route follows the pool's gateway), every gw an
+// address. Which subnet a gw must be in is the allocation's to check.
 func ParseRoutes(value string) ([]Route, error) {
 	var rs []struct {
 		Dst string `json:"dst"`
@@ -120,16 +123,19 @@ func ParseRoutes(value string) ([]Route, error) {
 		return nil, &AnnotationError{Key: AnnoRoutes, Reason: fmt.Sprintf("not valid JSON (%v); want [{\"dst\":\"10.0.0.0/16\",\"gw\":\"10.6.0.1\"}]", err)}
 	}
 	out := make([]Route, 0, len(rs))
-	for _, r := range rs {
+	for i, r := range rs {
 		dst, err := netip.ParsePrefix(r.Dst)
 		if err != nil {
-			continue
+			return nil, &AnnotationError{Key: AnnoRoutes, Reason: fmt.Sprintf("entry %d: dst %q is not a CIDR; want one such as 10.0.0.0/16", i, r.Dst)}
+		}
+		if dst.Bits() == 0 {
+			return nil, &AnnotationError{Key: AnnoRoutes, Reason: fmt.Sprintf("entry %d: dst %q is a default route; the default route follows the pool's gateway", i, r.Dst)}
 		}
 		gw, err := netip.ParseAddr(r.GW)
 		if err != nil {
-			continue
+			return nil, &AnnotationError{Key: AnnoRoutes, Reason: fmt.Sprintf("entry %d: gw %q is not an IP address", i, r.GW)}
 		}
-		out = append(out, Route{Dst: dst, GW: gw})
+		out = append(out, Route{Dst: dst.Masked(), GW: gw})
 	}
 	return out, nil
 }
@@ -173,7 +179,8 @@ func decodeJSON(value string, out any) error {
 	if err := dec.Decode(out); err != nil {
 		return err
 	}
-	if dec.More() {
+	// More would miss a stray closing bracket: only the end may follow.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("trailing data after JSON value")
 	}
 	return nil

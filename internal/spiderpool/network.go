@@ -32,6 +32,12 @@ func NetworkOf(pod *corev1.Pod, ifName string) string {
 	return ""
 }
 
+// InterfacesOf is how many interfaces Multus gives the pod: eth0 and one per
+// entry of its networks annotation.
+func InterfacesOf(pod *corev1.Pod) int {
+	return 1 + len(multusNetworks(pod.Annotations[AnnoMultusNetworks], pod.Namespace))
+}
+
 type multusNet struct{ ref, iface string }
 
 // multusNetworks parses the networks annotation: JSON or "ns/name@if, name".

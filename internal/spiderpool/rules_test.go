@@ -144,6 +144,10 @@ func TestPoolFamily(t *testing.T) {
 }
 
 func TestParseOrdinalIPsAndRoutes(t *testing.T) {
+	// A stray closing bracket is trailing data too, in every annotation.
+	if _, err := ParsePoolAnnotation(AnnoPool, `{"ipv4":["p"]}}`); err == nil || !strings.Contains(err.Error(), "trailing data") {
+		t.Errorf(`ParsePoolAnnotation({"ipv4":["p"]}}) = %v, want a trailing-data error`, err)
+	}
 	addrs, err := ParseOrdinalIPs("10.6.168.101, fd00::101,10.6.168.102")
 	if err != nil || len(addrs) != 3 || addrs[1] != netip.MustParseAddr("fd00::101") {
 		t.Fatalf("ParseOrdinalIPs = %v, %v", addrs, err)
@@ -152,9 +156,19 @@ func TestParseOrdinalIPsAndRoutes(t *testing.T) {
 	if _, err := ParseOrdinalIPs("10.6.168.101,nope"); !errors.As(err, &ae) || ae.Key != AnnoOrdinalIPs || !strings.Contains(ae.Reason, `"nope"`) {
 		t.Fatalf("err = %v, want an AnnotationError on %s naming \"nope\"", err, AnnoOrdinalIPs)
 	}
-	routes, err := ParseRoutes(`[{"dst":"10.0.0.0/8","gw":"10.6.0.253"},{"dst":"bad","gw":"10.6.0.1"}]`)
-	if err != nil || len(routes) != 1 || routes[0].Dst != netip.MustParsePrefix("10.0.0.0/8") {
-		t.Fatalf("ParseRoutes = %v, %v; want the one valid route", routes, err)
+	routes, err := ParseRoutes(`[{"dst":"10.0.0.0/8","gw":"10.6.0.253"},{"dst":"fd00:20::/64","gw":"fd00:10:6::1"}]`)
+	if err != nil || len(routes) != 2 || routes[0].Dst != netip.MustParsePrefix("10.0.0.0/8") {
+		t.Fatalf("ParseRoutes = %v, %v; want both routes", routes, err)
+	}
+	for value, want := range map[string]string{
+		`[{"dst":"bad","gw":"10.6.0.1"}]`:         `entry 0: dst "bad" is not a CIDR`,
+		`[{"dst":"0.0.0.0/0","gw":"10.6.0.1"}]`:   "is a default route",
+		`[{"dst":"10.0.0.0/8","gw":"nope"}]`:      `gw "nope" is not an IP address`,
+		`[{"dst":"10.0.0.0/8","gw":"10.6.0.1"}]]`: "trailing data",
+	} {
+		if _, err := ParseRoutes(value); !errors.As(err, &ae) || ae.Key != AnnoRoutes || !strings.Contains(ae.Reason, want) {
+			t.Errorf("ParseRoutes(%s) = %v, want an AnnotationError on %s containing %q", value, err, AnnoRoutes, want)
+		}
 	}
 	if _, err := ParseRoutes(`{"dst":"10.0.0.0/8"}`); !errors.As(err, &ae) || ae.Key != AnnoRoutes {
 		t.Fatalf("err = %v, want an AnnotationError on %s", err, AnnoRoutes)
