@@ -30,6 +30,10 @@ type Spec struct {
 	Entrypoint []string
 	// User is the config's user; empty means root.
 	User string
+	// Refs, when set, are the image's names instead of Repo/Name:Version: the
+	// names manifests use for the local cluster's stand-ins (pause, nginx),
+	// which are never pushed anywhere. The first is the image's Ref.
+	Refs []string
 }
 
 // File places the binary named Binary at Path in the image.
@@ -60,6 +64,21 @@ var images = []Spec{
 		Entrypoint: []string{"/ipkeeper-controller"},
 		User:       nonRoot,
 	},
+	// The local cluster's real nodes pull nothing: their sandbox image and the
+	// seeds' nginx are these stand-ins, imported under the names that
+	// containerd's sandbox_image and the seeds' manifests use.
+	{
+		Name:       "pause",
+		Files:      []File{{Path: "/pause", Binary: "pause"}},
+		Entrypoint: []string{"/pause"},
+		Refs:       []string{"registry.k8s.io/pause:3.10"},
+	},
+	{
+		Name:       "nginx",
+		Files:      []File{{Path: "/webserver", Binary: "webserver"}},
+		Entrypoint: []string{"/webserver"},
+		Refs:       []string{"docker.io/library/nginx:latest", "docker.io/library/nginx:alpine"},
+	},
 }
 
 // Meta is what every image says about where it comes from.
@@ -77,7 +96,18 @@ type Meta struct {
 
 // Ref is the image's name and tag.
 func (m Meta) Ref(s Spec) string {
+	if len(s.Refs) > 0 {
+		return s.Refs[0]
+	}
 	return m.Repo + "/" + s.Name + ":" + m.Version
+}
+
+// refs are all the names of the image.
+func (m Meta) refs(s Spec) []string {
+	if len(s.Refs) > 0 {
+		return s.Refs
+	}
+	return []string{m.Ref(s)}
 }
 
 // annotations are the OCI annotations of s, also its config's labels.
