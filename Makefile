@@ -38,8 +38,8 @@ RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
 ##@ Using ipkeeper
 
 .PHONY: up
-up: build ## Start the local cluster (control plane + simulated nodes + ipkeeper); NODES=2 by default.
-	hack/local-cluster/up.sh
+up: build ## Start the local cluster (control plane + simulated nodes + ipkeeper); NODES=2 by default, REAL_NODES=1 for real nodes.
+	REAL_NODES=$(REAL_NODES) hack/local-cluster/up.sh
 
 .PHONY: down
 down: ## Stop the local cluster and remove everything it made.

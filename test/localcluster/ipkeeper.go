@@ -127,3 +127,26 @@ func (c *Cluster) CreateDefaultPool(ctx context.Context) error {
 	}
 	return nil
 }
+
+// IpkeeperNetwork renders the nodes' default network of IPAM=spiderpool:
+// macvlan on ens192 with the spiderpool IPAM.
+func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
+
+// IpkeeperChart is ipkeeper's chart at chartPath installed as a user
+// installs it, with the images `make images` tagged tag (imported into the
+// real nodes, so never pulled), one controller replica, and the default
+// pool DefaultPool describes created by the chart.
+func IpkeeperChart(helm, chartPath, tag string) *Chart {
+	return &Chart{
+		Helm: helm, Release: "ipkeeper", Path: chartPath, Namespace: "kube-system",
+		Set: []string{
+			"spiderpoolAgent.image.registry=ghcr.io", "spiderpoolAgent.image.repository=ipkeeper/ipkeeper-agent",
+			"spiderpoolAgent.image.tag=" + tag, "spiderpoolAgent.image.pullPolicy=IfNotPresent",
+			"spiderpoolController.image.registry=ghcr.io", "spiderpoolController.image.repository=ipkeeper/ipkeeper-controller",
+			"spiderpoolController.image.tag=" + tag, "spiderpoolController.image.pullPolicy=IfNotPresent",
+			"spiderpoolController.replicas=1", "spiderpoolController.podDisruptionBudget.enabled=false",
+			"clusterDefaultPool.installIPv4IPPool=true", "clusterDefaultPool.ipv4IPPoolName=default-v4",
+			"clusterDefaultPool.ipv4Subnet=10.6.0.0/16", "clusterDefaultPool.ipv4IPRanges={10.6.10.1-10.6.19.254}",
+		},
+	}
+}
