@@ -134,8 +134,11 @@ func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
 
 // IpkeeperChart is ipkeeper's chart at chartPath installed as a user
 // installs it, with the images `make images` tagged tag (imported into the
-// real nodes, so never pulled), one controller replica, and the default
-// pool DefaultPool describes created by the chart.
+// real nodes, so never pulled) and one controller replica. The default pool
+// is not the chart's post-install hook: that hook calls the webhook as soon
+// as the controller's pod is ready, which can be before the API server sees
+// its endpoint ("no endpoints available"), and a hook is not retried; apply
+// DefaultPool with CreateDefaultPool after the install instead.
 func IpkeeperChart(helm, chartPath, tag string) *Chart {
 	return &Chart{
 		Helm: helm, Release: "ipkeeper", Path: chartPath, Namespace: "kube-system",
@@ -145,8 +148,6 @@ func IpkeeperChart(helm, chartPath, tag string) *Chart {
 			"spiderpoolController.image.registry=ghcr.io", "spiderpoolController.image.repository=ipkeeper/ipkeeper-controller",
 			"spiderpoolController.image.tag=" + tag, "spiderpoolController.image.pullPolicy=IfNotPresent",
 			"spiderpoolController.replicas=1", "spiderpoolController.podDisruptionBudget.enabled=false",
-			"clusterDefaultPool.installIPv4IPPool=true", "clusterDefaultPool.ipv4IPPoolName=default-v4",
-			"clusterDefaultPool.ipv4Subnet=10.6.0.0/16", "clusterDefaultPool.ipv4IPRanges={10.6.10.1-10.6.19.254}",
 		},
 	}
 }

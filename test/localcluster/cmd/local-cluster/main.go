@@ -128,7 +128,7 @@ func up(ctx context.Context, args []string) error {
 		return err
 	}
 	c, err := localcluster.Up(ctx, cfg)
-	if err == nil && *ipam == "spiderpool" && !cfg.RealNodes {
+	if err == nil && *ipam == "spiderpool" {
 		progress("create the default pool " + "default-v4")
 		err = c.CreateDefaultPool(ctx)
 	}
