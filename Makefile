@@ -116,8 +116,8 @@ test-integration: ## Integration tests against a real kube-apiserver and etcd.
 	go test -count=1 -timeout 20m -tags integration -run Integration ./...
 
 .PHONY: test-e2e
-test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces), and the Helm chart.
-	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/...
+test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces), the Helm chart, and real nodes.
+	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/... ./test/realnodes/...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
