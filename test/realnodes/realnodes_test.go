@@ -68,6 +68,7 @@ func TestRealNodes(t *testing.T) {
 
 	t.Run("chart", func(t *testing.T) { checkChart(t, env) })
 	t.Run("pods across nodes", func(t *testing.T) { checkPodsAcrossNodes(t, env) })
+	t.Run("additional network", func(t *testing.T) { checkAdditionalNetwork(t, env) })
 }
 
 // checkChart: the agent DaemonSet and the controller Deployment are
