@@ -30,10 +30,10 @@ type Spec struct {
 	Entrypoint []string
 	// User is the config's user; empty means root.
 	User string
-	// Refs, when set, are the image's names instead of Repo/Name:Version: the
-	// names manifests use for the local cluster's stand-ins (pause, nginx),
-	// which are never pushed anywhere. The first is the image's Ref.
-	Refs []string
+	// FixedRef, when set, is the image's name instead of Repo/Name:Version:
+	// the name manifests use for the local cluster's stand-ins (pause,
+	// nginx), which are never pushed anywhere.
+	FixedRef string
 }
 
 // File places the binary named Binary at Path in the image.
@@ -66,18 +66,25 @@ var images = []Spec{
 	},
 	// The local cluster's real nodes pull nothing: their sandbox image and the
 	// seeds' nginx are these stand-ins, imported under the names that
-	// containerd's sandbox_image and the seeds' manifests use.
+	// containerd's sandbox_image and the seeds' manifests use (one archive
+	// per name: an archive with several names lists them in random order).
 	{
 		Name:       "pause",
 		Files:      []File{{Path: "/pause", Binary: "pause"}},
 		Entrypoint: []string{"/pause"},
-		Refs:       []string{"registry.k8s.io/pause:3.10"},
+		FixedRef:   "registry.k8s.io/pause:3.10",
 	},
 	{
 		Name:       "nginx",
 		Files:      []File{{Path: "/webserver", Binary: "webserver"}},
 		Entrypoint: []string{"/webserver"},
-		Refs:       []string{"docker.io/library/nginx:latest", "docker.io/library/nginx:alpine"},
+		FixedRef:   "docker.io/library/nginx:latest",
+	},
+	{
+		Name:       "nginx-alpine",
+		Files:      []File{{Path: "/webserver", Binary: "webserver"}},
+		Entrypoint: []string{"/webserver"},
+		FixedRef:   "docker.io/library/nginx:alpine",
 	},
 }
 
@@ -96,18 +103,10 @@ type Meta struct {
 
 // Ref is the image's name and tag.
 func (m Meta) Ref(s Spec) string {
-	if len(s.Refs) > 0 {
-		return s.Refs[0]
+	if s.FixedRef != "" {
+		return s.FixedRef
 	}
 	return m.Repo + "/" + s.Name + ":" + m.Version
-}
-
-// refs are all the names of the image.
-func (m Meta) refs(s Spec) []string {
-	if len(s.Refs) > 0 {
-		return s.Refs
-	}
-	return []string{m.Ref(s)}
 }
 
 // annotations are the OCI annotations of s, also its config's labels.

@@ -68,13 +68,9 @@ func Build(specs []Spec, platforms []Platform, bin, out string, m Meta) ([]Writt
 
 func write(lp layout.Path, s Spec, platforms []Platform, bin, out string, m Meta) (Written, error) {
 	ref := m.Ref(s)
-	var tags []name.Tag
-	for _, r := range m.refs(s) {
-		tag, err := name.NewTag(r, name.StrictValidation)
-		if err != nil {
-			return Written{}, fmt.Errorf("image name: %w", err)
-		}
-		tags = append(tags, tag)
+	tag, err := name.NewTag(ref, name.StrictValidation)
+	if err != nil {
+		return Written{}, fmt.Errorf("image name: %w", err)
 	}
 	idx, imgs, err := index(s, platforms, bin, m)
 	if err != nil {
@@ -93,7 +89,7 @@ func write(lp layout.Path, s Spec, platforms []Platform, bin, out string, m Meta
 	for i, img := range imgs {
 		p := platforms[i]
 		b := Built{Ref: ref, Platform: p, Tarball: filepath.Join(out, fmt.Sprintf("%s-%s-%s.tar", s.Name, m.Version, p.Arch))}
-		if err := writeTarball(b.Tarball, tags, img); err != nil {
+		if err := writeTarball(b.Tarball, tag, img); err != nil {
 			return Written{}, err
 		}
 		if b.Digest, err = img.Digest(); err != nil {
@@ -107,20 +103,16 @@ func write(lp layout.Path, s Spec, platforms []Platform, bin, out string, m Meta
 	return w, nil
 }
 
-// writeTarball writes img with its tags as a docker-archive at file. A reader
+// writeTarball writes img tagged tag as a docker-archive at file. A reader
 // never sees a part: the file is complete before it has its name.
-func writeTarball(file string, tags []name.Tag, img v1.Image) error {
+func writeTarball(file string, tag name.Tag, img v1.Image) error {
 	tmp := file + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	refs := map[name.Reference]v1.Image{}
-	for _, t := range tags {
-		refs[t] = img
-	}
-	if err := tarball.MultiRefWrite(refs, f); err != nil {
+	if err := tarball.Write(tag, img, f); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", file, err)
 	}
