@@ -67,6 +67,12 @@ func BuildImages(root, dir, version string) ([]string, error) {
 	return images, nil
 }
 
+// BuildLocalRegistry builds hack/tools/images' local-registry (its own
+// module) into out.
+func BuildLocalRegistry(root, out string) error {
+	return goBuild(filepath.Join(root, "hack", "tools", "images"), nil, out, "./cmd/local-registry")
+}
+
 // GoBuild builds the packages (paths relative to the repository root) into
 // out, a file for one package or a directory ending in "/" for several.
 func GoBuild(root, out string, pkgs ...string) error {

@@ -34,6 +34,8 @@ type state struct {
 	MultusDir     string `json:"multusDir,omitempty"`
 	// APIServerAddress is where the API server listens; empty is 127.0.0.1.
 	APIServerAddress string `json:"apiServerAddress,omitempty"`
+	// RegistryPort is the local registry's port on HostAddress; 0 is none.
+	RegistryPort int `json:"registryPort,omitempty"`
 	// HostDirs are directories made on the host for real nodes' views.
 	HostDirs   []string  `json:"hostDirs,omitempty"`
 	CNIBinDirs []string  `json:"cniBinDirs"`
@@ -180,7 +182,11 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		steps = append(steps, struct {
 			what string
 			fn   func() error
-		}{"grant Multus its role", func() error { return c.grantMultus(ctx) }})
+		}{"grant Multus its role", func() error { return c.grantMultus(ctx) }},
+			struct {
+				what string
+				fn   func() error
+			}{"start the local registry", func() error { return c.startRegistry(ctx) }})
 	}
 	for _, s := range steps {
 		if err := c.step(s.what, s.fn); err != nil {
@@ -214,7 +220,7 @@ func (c *Cluster) prepare() error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
@@ -226,6 +232,9 @@ func (c *Cluster) prepare() error {
 	}
 	if c.cfg.RealNodes {
 		c.st.APIServerAddress = HostAddress.Addr().String()
+	}
+	if c.cfg.RealNodes && c.cfg.RegistryPath != "" {
+		c.st.RegistryPort = ports[3]
 	}
 	for i := 1; i <= c.cfg.Nodes; i++ {
 		c.st.Nodes = append(c.st.Nodes, newNode(prefix, c.cfg.StateDir, i))

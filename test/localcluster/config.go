@@ -63,6 +63,12 @@ type Config struct {
 	// Images are docker-archives imported into every real node's containerd;
 	// they must include the pause image (registry.k8s.io/pause:3.10).
 	Images []string
+	// RegistryPath is the local-registry binary (hack/tools/images): with
+	// real nodes it serves Images on HostAddress, and every node's containerd
+	// names it the mirror of docker.io, registry.k8s.io and ghcr.io, so that
+	// pods pulled Always (an untagged image: nginx) start. Empty: no
+	// registry, only imported images run.
+	RegistryPath string
 	// Chart, when set, is installed with helm once real nodes are Ready.
 	Chart *Chart
 	// K8sBinDir holds kube-apiserver, kube-controller-manager, kube-scheduler

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -137,6 +138,32 @@ func (c *Cluster) installChart(ctx context.Context) error {
 		return fmt.Errorf("helm install %s: %w: %s", ch.Release, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// registryAddress is where the local registry listens; "" when there is none.
+func (c *Cluster) registryAddress() string {
+	if c.st.RegistryPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", HostAddress.Addr(), c.st.RegistryPort)
+}
+
+// startRegistry starts the local registry serving the images, and waits
+// until it answers (it loads them all before it listens).
+func (c *Cluster) startRegistry(ctx context.Context) error {
+	addr := c.registryAddress()
+	if addr == "" {
+		return nil
+	}
+	argv := append([]string{c.cfg.RegistryPath, "-listen", addr}, c.cfg.Images...)
+	info, err := c.spawn(Process{Name: "local-registry", Argv: argv}, tierExtra, 0)
+	if err != nil {
+		return err
+	}
+	return c.waitFor(ctx, info, func(ctx context.Context) (bool, error) {
+		_, err := httpGet(ctx, http.DefaultClient, "http://"+addr+"/v2/")
+		return err == nil, nil
+	})
 }
 
 // removeRealNodes kills what is left of the real nodes once their processes

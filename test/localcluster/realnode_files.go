@@ -81,7 +81,7 @@ func nodePath(rel string) string { return filepath.Join(nodeKubeDir, rel) }
 
 func (c *Cluster) writeNodeConfigs(n Node) error {
 	files := map[string]string{
-		"containerd.toml": containerdConfig(),
+		"containerd.toml": containerdConfig(c.registryAddress()),
 		"kubelet.yaml":    kubeletConfig(n),
 		"kube-proxy.yaml": kubeProxyConfig(n),
 	}
@@ -96,8 +96,17 @@ func (c *Cluster) writeNodeConfigs(n Node) error {
 // containerdConfig is containerd 1.6's configuration for a node: the node's
 // paths (bound over the standard ones), CRI with the settings this kind of
 // machine needs (restrict_oom_score_adj: no CAP_SYS_RESOURCE; no AppArmor),
-// our pause image, and cgroupfs.
-func containerdConfig() string {
+// our pause image, and cgroupfs; with a local registry, it is the mirror of
+// the registries the manifests name.
+func containerdConfig(registry string) string {
+	mirrors := ""
+	if registry != "" {
+		for _, host := range []string{"docker.io", "registry.k8s.io", "ghcr.io"} {
+			mirrors += `  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."` + host + `"]
+    endpoint = ["http://` + registry + `"]
+`
+		}
+	}
 	return `version = 2
 root = "` + nodeContainerdDir + `"
 state = "` + nodeContainerdRun + `"
@@ -124,7 +133,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     bin_dir = "` + nodeCNIBinDir + `"
     conf_dir = "` + NodeConfDir + `"
     max_conf_num = 1
-`
+` + mirrors
 }
 
 // kubeletConfig is the node's KubeletConfiguration: cgroup v1 with cgroupfs

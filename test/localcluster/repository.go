@@ -54,7 +54,8 @@ func isRepoRoot(dir string) bool {
 //   - NodesimPath, when Nodes > 0: ipkeeper-nodesim built into StateDir/bin;
 //   - with RealNodes: MultusDir (hack/build-multus.sh, built once per
 //     machine) and, unless CRDDirs is set, only Multus's CRD (the chart brings
-//     ipkeeper's). Images are the caller's (BuildImages).
+//     ipkeeper's), and RegistryPath (local-registry built into StateDir/bin).
+//     Images are the caller's (BuildImages).
 //
 // Callers set what they want instead (a node count, Ipkeeper.Apply, explicit
 // paths) before or after; Up then starts the cluster.
@@ -69,7 +70,7 @@ func (c *Config) Complete() error {
 		return fmt.Errorf("etcd: %w", err)
 	}
 	if c.K8sBinDir != "" && c.CRDDirs != nil && (c.Nodes == 0 || c.NodesimPath != "" || c.RealNodes) &&
-		(!c.RealNodes || c.MultusDir != "") {
+		(!c.RealNodes || c.MultusDir != "" && c.RegistryPath != "") {
 		return nil // nothing to find in the repository
 	}
 	root, err := RepoRoot()
@@ -93,6 +94,13 @@ func (c *Config) Complete() error {
 		if c.MultusDir, err = MultusDir(root); err != nil {
 			return err
 		}
+	}
+	if c.RealNodes && c.RegistryPath == "" {
+		bin := filepath.Join(c.StateDir, "bin", "local-registry")
+		if err := BuildLocalRegistry(root, bin); err != nil {
+			return err
+		}
+		c.RegistryPath = bin
 	}
 	if c.Nodes > 0 && !c.RealNodes && c.NodesimPath == "" {
 		bin := filepath.Join(c.StateDir, "bin", "ipkeeper-nodesim")

@@ -97,7 +97,8 @@ func checkChart(t *testing.T, env *framework.Env) {
 	}
 }
 
-// checkPodsAcrossNodes starts the nginx stand-in on each node, checks the
+// checkPodsAcrossNodes starts the nginx stand-in on each node (pulled as the
+// seeds' manifests have it, from the local registry), checks the
 // addresses come from ipkeeper's default pool, that the pod on node1 reaches
 // the one on node2 over the macvlan underlay, and that a hostNetwork pod on
 // node1 reaches the node2 pod through a ClusterIP Service (node1's
@@ -114,7 +115,9 @@ func checkPodsAcrossNodes(t *testing.T, env *framework.Env) {
 			ObjectMeta: metav1.ObjectMeta{Name: p.name, Labels: map[string]string{"app": p.name}},
 			Spec: corev1.PodSpec{
 				NodeName: p.node, HostNetwork: p.hostNetwork,
-				Containers: []corev1.Container{{Name: "web", Image: "nginx", ImagePullPolicy: corev1.PullIfNotPresent}},
+				// As the seeds write it: nginx means nginx:latest, pulled Always,
+				// from the local registry (the nodes' mirror of docker.io).
+				Containers: []corev1.Container{{Name: "web", Image: "nginx"}},
 			},
 		}
 		if p.hostNetwork { // :80 of the node is free, but keep clear of it

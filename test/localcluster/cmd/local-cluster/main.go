@@ -233,9 +233,9 @@ Logs: %s/logs   Stop: make down
 		filepath.Base(filepath.Dir(c.Kubectl())), c.StateDir())
 	if c.RealNodes() {
 		fmt.Print(`Pods run containers. The image nginx is a local stand-in (/webserver get URL is its
-client); nothing can be pulled, so say IfNotPresent (nginx means nginx:latest, pulled Always):
+client), served by the cluster's own registry; nothing is pulled from outside:
 
-  kubectl run web --image=nginx --image-pull-policy=IfNotPresent && kubectl get pod web -o wide
+  kubectl run web --image=nginx && kubectl get pod web -o wide
   kubectl exec web -- /webserver get http://<another pod's IP>/
 `)
 	}
