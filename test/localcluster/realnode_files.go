@@ -229,12 +229,22 @@ func (c *Cluster) writeCNI(n Node) error {
 	if err := os.WriteFile(filepath.Join(n.ConfDir(), DefaultConflist), conf, 0o644); err != nil {
 		return err
 	}
+	var network struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(conf, &network); err != nil || network.Name == "" {
+		return fmt.Errorf("default network has no name: %v", err)
+	}
 	multus := map[string]any{
-		"cniVersion":     "0.3.1",
-		"name":           "multus-cni-network",
-		"type":           "multus",
-		"kubeconfig":     nodePath("multus.kubeconfig"),
-		"clusterNetwork": filepath.Join(NodeConfDir, DefaultConflist),
+		"cniVersion": "0.3.1",
+		"name":       "multus-cni-network",
+		"type":       "multus",
+		"kubeconfig": nodePath("multus.kubeconfig"),
+		// By name, found in confDir: Multus v4.2.2 loads a clusterNetwork
+		// given as a .conflist path through a typed copy that drops the
+		// plugins' own fields (macvlan's master), so every DEL failed.
+		"clusterNetwork": network.Name,
+		"confDir":        NodeConfDir,
 		"binDir":         nodeCNIBinDir,
 		"cniDir":         NodeLibDir + "/multus",
 		"logFile":        nodeLogDir + "/multus.log",

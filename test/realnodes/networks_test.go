@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
@@ -79,6 +80,27 @@ spec:
 	body := env.RunKubectl(t, "-n", ns, "exec", peer.Name, "--", "/webserver", "get", "http://"+extra.String()+"/")
 	if !strings.Contains(body, "Welcome") {
 		t.Errorf("peer (node1) → multi's net1 %s (node2): got %q", extra, body)
+	}
+}
+
+// checkPodDeletion: a deleted pod goes (its sandbox's CNI DEL through Multus
+// succeeds) and its address is released: its SpiderEndpoint is gone too.
+func checkPodDeletion(t *testing.T, env *framework.Env) {
+	ns := env.Namespace(t)
+	for _, node := range []string{"node1", "node2"} {
+		name := "gone-" + node
+		startPod(t, env, ns, name, node, nil)
+		if err := env.Client.CoreV1().Pods(ns).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		env.WaitFor(t, time.Minute, name+" deleted", func(ctx context.Context) (bool, error) {
+			_, err := env.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		env.WaitFor(t, time.Minute, "SpiderEndpoint "+name+" gone", func(ctx context.Context) (bool, error) {
+			out, err := kubectl(ctx, env, "", "-n", ns, "get", "spiderendpoints", name)
+			return err != nil && strings.Contains(out, "NotFound"), nil
+		})
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -69,6 +68,7 @@ func TestRealNodes(t *testing.T) {
 	t.Run("chart", func(t *testing.T) { checkChart(t, env) })
 	t.Run("pods across nodes", func(t *testing.T) { checkPodsAcrossNodes(t, env) })
 	t.Run("additional network", func(t *testing.T) { checkAdditionalNetwork(t, env) })
+	t.Run("pod deletion", func(t *testing.T) { checkPodDeletion(t, env) })
 }
 
 // checkChart: the agent DaemonSet and the controller Deployment are
@@ -76,15 +76,13 @@ func TestRealNodes(t *testing.T) {
 // CNI bin dir.
 func checkChart(t *testing.T, env *framework.Env) {
 	ctx := t.Context()
-	ds, err := env.Client.AppsV1().DaemonSets("kube-system").Get(ctx, "ipkeeper-agent", metav1.GetOptions{})
+	// helm --wait accepts a DaemonSet with maxUnavailable (1) pods not ready.
+	env.WaitFor(t, time.Minute, "both agents ready", func(ctx context.Context) (bool, error) {
+		ds, err := env.Client.AppsV1().DaemonSets("kube-system").Get(ctx, "ipkeeper-agent", metav1.GetOptions{})
+		return err == nil && ds.Status.NumberReady == 2, nil
+	})
+	deploy, err := env.Client.AppsV1().Deployments("kube-system").Get(ctx, "ipkeeper-controller", metav1.GetOptions{})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if ds.Status.NumberReady != 2 {
-		t.Errorf("agent DaemonSet: %d pods ready, want 2", ds.Status.NumberReady)
-	}
-	var deploy *appsv1.Deployment
-	if deploy, err = env.Client.AppsV1().Deployments("kube-system").Get(ctx, "ipkeeper-controller", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if deploy.Status.AvailableReplicas < 1 {
