@@ -2,6 +2,7 @@ package localcluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -232,8 +233,11 @@ func (c *Cluster) writeCNI(n Node) error {
 	var network struct {
 		Name string `json:"name"`
 	}
-	if err := json.Unmarshal(conf, &network); err != nil || network.Name == "" {
-		return fmt.Errorf("default network has no name: %v", err)
+	if err := json.Unmarshal(conf, &network); err != nil {
+		return fmt.Errorf("decode default network: %w", err)
+	}
+	if network.Name == "" {
+		return errors.New("default network has no name")
 	}
 	multus := map[string]any{
 		"cniVersion": "0.3.1",
