@@ -166,10 +166,28 @@ func (c *Cluster) startContainerd(ctx context.Context, n Node) error {
 	})
 }
 
+// ImportImages loads docker-archives into every real node's containerd (an
+// upgrade's new images, say).
+func (c *Cluster) ImportImages(ctx context.Context, archives []string) error {
+	if !c.st.RealNodes {
+		return errors.New("only real nodes run images")
+	}
+	for _, n := range c.st.Nodes {
+		if err := importArchives(ctx, n, archives); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // importImages loads the configured docker-archives into the node's
 // containerd, where the kubelet finds them (namespace k8s.io).
 func (c *Cluster) importImages(ctx context.Context, n Node) error {
-	for _, img := range c.cfg.Images {
+	return importArchives(ctx, n, c.cfg.Images)
+}
+
+func importArchives(ctx context.Context, n Node, archives []string) error {
+	for _, img := range archives {
 		cmd := exec.CommandContext(ctx, "ctr", "--address", n.ContainerdSocket(), "-n", "k8s.io", "images", "import", img)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("import %s into %s: %w: %s", filepath.Base(img), n.Name, err, strings.TrimSpace(string(out)))

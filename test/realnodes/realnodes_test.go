@@ -69,6 +69,7 @@ func TestRealNodes(t *testing.T) {
 	t.Run("pods across nodes", func(t *testing.T) { checkPodsAcrossNodes(t, env) })
 	t.Run("additional network", func(t *testing.T) { checkAdditionalNetwork(t, env) })
 	t.Run("pod deletion", func(t *testing.T) { checkPodDeletion(t, env) })
+	t.Run("helm upgrade", func(t *testing.T) { checkUpgrade(t, env) })
 }
 
 // checkChart: the agent DaemonSet and the controller Deployment are
