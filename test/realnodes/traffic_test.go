@@ -27,9 +27,8 @@ var clusterRanges = []netip.Prefix{netip.MustParsePrefix("10.6.0.0/16"), netip.M
 // one leaving the machine is a leak (the nodes' resolver is loopback).
 var clusterNames = []string{"node1", "node2", ".svc", ".cluster.local", "kubernetes.default"}
 
-// trafficWatch captures every frame the machine sends out of the interfaces
-// it had before the cluster started (not loopback) and keeps those that
-// belong to the cluster.
+// trafficWatch captures every frame the machine sends out of its network
+// devices and keeps those that belong to the cluster.
 type trafficWatch struct {
 	fd     int
 	ifaces map[int]string // index → name: the machine's own interfaces
@@ -49,10 +48,16 @@ func watchTraffic(t *testing.T) *trafficWatch {
 		t.Fatal(err)
 	}
 	w := &trafficWatch{ifaces: map[int]string{}, done: make(chan struct{})}
+	// The machine's own interfaces are its devices (eth0 …): not loopback,
+	// and not the veths and bridges of local clusters, this one's or others'
+	// running alongside (their traffic stays on the machine).
 	for _, l := range links {
-		if l.Flags&net.FlagLoopback == 0 {
+		if _, err := os.Stat("/sys/class/net/" + l.Name + "/device"); err == nil && l.Flags&net.FlagLoopback == 0 {
 			w.ifaces[l.Index] = l.Name
 		}
+	}
+	if len(w.ifaces) == 0 {
+		t.Fatal("no network device on this machine to watch")
 	}
 	proto := int(htons(unix.ETH_P_ALL))
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, proto)
