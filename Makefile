@@ -26,6 +26,9 @@ IMAGE_REPO        ?= ghcr.io/ipkeeper
 IMAGE_PLATFORMS   ?= linux/amd64 linux/arm64
 # The binaries in images, cross-compiled into $(LINUX_BIN)/<os>-<arch>/.
 IMAGE_BINARIES := ipkeeper-agent ipkeeper-controller ipkeeper-cni-installer spiderpool
+# The local cluster's stand-ins for the sandbox and the seeds' nginx image
+# (test/images), imported into real nodes, never shipped.
+STANDIN_BINARIES := pause webserver
 LINUX_BIN      ?= $(BIN)
 # Release builds: static, no paths, no build IDs, no VCS stamp (it would tell a
 # dirty tree from a clean one in the bytes); the image labels carry the commit.
@@ -35,8 +38,8 @@ RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
 ##@ Using ipkeeper
 
 .PHONY: up
-up: build ## Start the local cluster (control plane + simulated nodes + ipkeeper); NODES=2 by default.
-	hack/local-cluster/up.sh
+up: build ## Start the local cluster (control plane + simulated nodes + ipkeeper); NODES=2 by default, REAL_NODES=1 for real nodes.
+	REAL_NODES=$(REAL_NODES) hack/local-cluster/up.sh
 
 .PHONY: down
 down: ## Stop the local cluster and remove everything it made.
@@ -50,11 +53,13 @@ build: ## Build every binary into bin/ (the CNI plugin and its installer statica
 	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool ./cmd/ipkeeper-cni-installer
 
 .PHONY: build-linux
-build-linux: ## Cross-compile the image binaries, static, into bin/<os>-<arch>/ (IMAGE_PLATFORMS).
+build-linux: ## Cross-compile the image binaries (and the local cluster's pause and nginx stand-ins), static, into bin/<os>-<arch>/ (IMAGE_PLATFORMS).
 	@for p in $(IMAGE_PLATFORMS); do \
 		echo ">> $$p"; \
 		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build $(RELEASE_FLAGS) \
 			-o $(LINUX_BIN)/$${p%/*}-$${p#*/}/ $(addprefix ./cmd/,$(IMAGE_BINARIES)) || exit 1; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build $(RELEASE_FLAGS) \
+			-o $(LINUX_BIN)/$${p%/*}-$${p#*/}/ $(addprefix ./test/images/,$(STANDIN_BINARIES)) || exit 1; \
 	done
 
 .PHONY: images
@@ -111,8 +116,8 @@ test-integration: ## Integration tests against a real kube-apiserver and etcd.
 	go test -count=1 -timeout 20m -tags integration -run Integration ./...
 
 .PHONY: test-e2e
-test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces), and the Helm chart.
-	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/...
+test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces), the Helm chart, and real nodes.
+	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/... ./test/realnodes/...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).

@@ -5,7 +5,9 @@
 # `local-cluster up`. Idempotent: a healthy running cluster is left as is.
 #
 # Environment: NODES (default 2), IPAM (spiderpool, the default: ipkeeper; or host-local),
-#              STATE_DIR (default <repo>/.local), KEEP_ON_FAILURE=1 keeps a failed start.
+#              STATE_DIR (default <repo>/.local), KEEP_ON_FAILURE=1 keeps a failed start,
+#              REAL_NODES=1: real nodes (kubelet, containerd, kube-proxy, Multus) with
+#              ipkeeper installed by its chart from `make images` (opt-in for now).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 say "checking packages"
-"$root/hack/local-cluster/packages.sh"
+REAL_NODES=${REAL_NODES:-} "$root/hack/local-cluster/packages.sh"
 
 say "building the Kubernetes control plane (cached after the first time)"
 k8s_bin=$("$root/hack/build-k8s.sh" | tail -n1)
@@ -36,6 +38,30 @@ mkdir -p "$state/bin" "$state/bin.new" "$state/bin/cni"
 for b in "${bins[@]}"; do mv -f "$state/bin.new/$b" "$state/bin/"; done
 mv -f "$state/bin/spiderpool" "$state/bin/cni/spiderpool"
 rmdir "$state/bin.new"
+
+if [ -n "${REAL_NODES:-}" ]; then
+	say "building Multus and helm (cached after the first time)"
+	multus_dir=$("$root/hack/build-multus.sh" | tail -n1)
+	helm=$("$root/hack/build-helm.sh" | tail -n1)
+	tag=$(cd "$root" && git describe --tags --always --dirty 2>/dev/null || echo dev)
+	arch=$(go env GOARCH)
+	say "building the images (tag $tag, linux/$arch)"
+	make -s -C "$root" images IMAGE_PLATFORMS="linux/$arch" VERSION="$tag" BIN="$state/bin" >/dev/null
+	images=()
+	for f in "$state/bin/images/"*-"$tag-$arch.tar"; do images+=(--image "$f"); done
+	say "starting the cluster"
+	exec "$state/bin/local-cluster" up \
+		--real-nodes \
+		--state-dir "$state" \
+		--nodes "${NODES:-2}" \
+		--ipam "${IPAM:-spiderpool}" \
+		--k8s-bin-dir "$k8s_bin" \
+		--multus-dir "$multus_dir" \
+		--helm "$helm" \
+		--chart "$root/charts/ipkeeper" \
+		--image-tag "$tag" \
+		"${images[@]}"
+fi
 
 say "starting the cluster"
 exec "$state/bin/local-cluster" up \

@@ -112,7 +112,7 @@ func TestAgent(t *testing.T) {
 		t.Fatalf("init containers: %d, want 1", len(spec.InitContainers))
 	}
 	installer := spec.InitContainers[0]
-	if diff := cmp.Diff([]string{"ipkeeper-cni-installer"}, installer.Command); diff != "" {
+	if diff := cmp.Diff([]string{"/ipkeeper-cni-installer"}, installer.Command); diff != "" {
 		t.Errorf("installer command (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"--src-dir=/opt/ipkeeper/cni", "--dst-dir=/host/opt/cni/bin"}, installer.Args); diff != "" {

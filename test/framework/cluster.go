@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,10 @@ type Options struct {
 	// Ipkeeper runs ipkeeper as the nodes' IPAM (IPAM=spiderpool of make
 	// up): an agent per node, the controller, and the default pool.
 	Ipkeeper bool
+	// RealNodes starts real nodes (kubelet, containerd, kube-proxy, Multus;
+	// see localcluster.Config.RealNodes), always a fresh cluster; with
+	// Ipkeeper, ipkeeper is installed by its chart from `make images`.
+	RealNodes bool
 	// Configure adjusts the configuration of a fresh cluster (IPAM mode,
 	// extra per-node processes …) before it starts.
 	Configure func(*localcluster.Config)
@@ -80,6 +85,13 @@ func skipReason(opts Options) string {
 	if opts.Nodes > 0 && os.Geteuid() != 0 {
 		return "simulated nodes need root (network namespaces, bind mounts): run the test as root"
 	}
+	if opts.RealNodes {
+		for _, bin := range []string{"containerd", "runc", "ctr", "iptables"} {
+			if _, err := exec.LookPath(bin); err != nil {
+				return "real nodes need " + bin + ": run REAL_NODES=1 hack/local-cluster/packages.sh"
+			}
+		}
+	}
 	return ""
 }
 
@@ -99,7 +111,7 @@ func start(opts Options, logf func(string, ...any)) (*Env, func() error, error) 
 // reusable reports whether KUBECONFIG names a single local cluster file.
 func reusable(opts Options, logf func(string, ...any)) (string, bool) {
 	kc := os.Getenv("KUBECONFIG")
-	if opts.Fresh || kc == "" || strings.Contains(kc, string(os.PathListSeparator)) {
+	if opts.Fresh || opts.RealNodes || kc == "" || strings.Contains(kc, string(os.PathListSeparator)) {
 		return "", false
 	}
 	name, err := localcluster.CurrentContext(kc)
@@ -153,7 +165,11 @@ func startFresh(opts Options, logf func(string, ...any)) (*Env, func() error, er
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	timeout := 5 * time.Minute
+	if opts.RealNodes {
+		timeout = 10 * time.Minute // helm install --wait included
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c, upErr := localcluster.Up(ctx, cfg)
 	var stop func() error
@@ -186,13 +202,18 @@ func freshConfig(opts Options, logf func(string, ...any)) (localcluster.Config, 
 	cfg := localcluster.Config{
 		StateDir:    state,
 		Nodes:       opts.Nodes,
+		RealNodes:   opts.RealNodes,
 		NodesimPath: os.Getenv("IPKEEPER_NODESIM"), // empty: Complete builds it into the state dir
 		Progress:    func(line string) { logf("local cluster: %s", line) },
 	}
 	if err := cfg.Complete(); err != nil {
 		return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
 	}
-	if opts.Ipkeeper {
+	if opts.RealNodes {
+		if err := applyRealNodes(&cfg, opts.Ipkeeper); err != nil {
+			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
+		}
+	} else if opts.Ipkeeper {
 		if err := applyIpkeeper(&cfg); err != nil {
 			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
 		}
@@ -215,6 +236,31 @@ func applyIpkeeper(cfg *localcluster.Config) error {
 		return err
 	}
 	return ik.Apply(cfg)
+}
+
+// realNodeImageTag tags the images a test builds for real nodes.
+const realNodeImageTag = "e2e"
+
+// applyRealNodes builds the images real nodes import (make images) and, with
+// ipkeeper, installs it from its chart.
+func applyRealNodes(cfg *localcluster.Config, ipkeeper bool) error {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if cfg.Images, err = localcluster.BuildImages(root, filepath.Join(cfg.StateDir, "bin"), realNodeImageTag); err != nil {
+		return err
+	}
+	if !ipkeeper {
+		return nil
+	}
+	helm, err := localcluster.Helm(root)
+	if err != nil {
+		return err
+	}
+	cfg.DefaultNetwork = localcluster.IpkeeperNetwork
+	cfg.Chart = localcluster.IpkeeperChart(helm, filepath.Join(root, "charts", "ipkeeper"), realNodeImageTag)
+	return nil
 }
 
 // teardown removes a fresh cluster; KEEP_CLUSTER=1 keeps it for debugging.

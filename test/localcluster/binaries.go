@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -40,6 +41,36 @@ func lastLineOf(script string) (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
+}
+
+// MultusDir returns the directory of the pinned Multus thin plugin: what
+// hack/build-multus.sh prints last (built once per machine, then cached).
+func MultusDir(root string) (string, error) {
+	return lastLineOf(filepath.Join(root, "hack", "build-multus.sh"))
+}
+
+// BuildImages runs `make images` for this machine's architecture with the
+// given tag, writing into dir, and returns the docker-archives: ipkeeper's
+// agent and controller and the pause and nginx stand-ins.
+func BuildImages(root, dir, version string) ([]string, error) {
+	cmd := exec.Command("make", "images", "IMAGE_PLATFORMS=linux/"+runtime.GOARCH, "BIN="+dir, "VERSION="+version)
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("make images: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	images, err := filepath.Glob(filepath.Join(dir, "images", "*-"+version+"-"+runtime.GOARCH+".tar"))
+	if err != nil || len(images) == 0 {
+		return nil, fmt.Errorf("make images wrote no archives into %s/images: %s", dir, strings.TrimSpace(out.String()))
+	}
+	return images, nil
+}
+
+// BuildLocalRegistry builds hack/tools/images' local-registry (its own
+// module) into out.
+func BuildLocalRegistry(root, out string) error {
+	return goBuild(filepath.Join(root, "hack", "tools", "images"), nil, out, "./cmd/local-registry")
 }
 
 // GoBuild builds the packages (paths relative to the repository root) into

@@ -24,20 +24,28 @@ type Cluster struct {
 
 // state is what Down and later commands need to know; kept in cluster.json.
 type state struct {
-	Prefix        string    `json:"prefix"`
-	EtcdPort      int       `json:"etcdPort"`
-	EtcdPeerPort  int       `json:"etcdPeerPort"`
-	APIServerPort int       `json:"apiServerPort"`
-	K8sBinDir     string    `json:"k8sBinDir"`
-	NodesimPath   string    `json:"nodesimPath"`
-	CNIBinDirs    []string  `json:"cniBinDirs"`
-	Nodes         []Node    `json:"nodes"`
-	Created       time.Time `json:"created"`
+	Prefix        string `json:"prefix"`
+	EtcdPort      int    `json:"etcdPort"`
+	EtcdPeerPort  int    `json:"etcdPeerPort"`
+	APIServerPort int    `json:"apiServerPort"`
+	K8sBinDir     string `json:"k8sBinDir"`
+	NodesimPath   string `json:"nodesimPath"`
+	RealNodes     bool   `json:"realNodes,omitempty"`
+	MultusDir     string `json:"multusDir,omitempty"`
+	// APIServerAddress is where the API server listens; empty is 127.0.0.1.
+	APIServerAddress string `json:"apiServerAddress,omitempty"`
+	// RegistryPort is the local registry's port on HostAddress; 0 is none.
+	RegistryPort int `json:"registryPort,omitempty"`
+	// HostDirs are directories made on the host for real nodes' views.
+	HostDirs   []string  `json:"hostDirs,omitempty"`
+	CNIBinDirs []string  `json:"cniBinDirs"`
+	Nodes      []Node    `json:"nodes"`
+	Created    time.Time `json:"created"`
 }
 
 // stateFiles are the entries of the state directory the cluster creates; Down
 // removes exactly these, so other files (built binaries) survive.
-var stateFiles = []string{"cluster.json", "kubeconfig", "pki", "etcd", "logs", "run", "nodes"}
+var stateFiles = []string{"cluster.json", "kubeconfig", "pki", "etcd", "logs", "run", "nodes", "helm"}
 
 const netnsDir = "/run/netns"
 
@@ -59,14 +67,23 @@ func (c *Cluster) StateDir() string { return c.cfg.StateDir }
 // Prefix is the tag carried by every host object of this cluster.
 func (c *Cluster) Prefix() string { return c.st.Prefix }
 
-// Nodes returns the simulated nodes.
+// Nodes returns the nodes.
 func (c *Cluster) Nodes() []Node { return append([]Node(nil), c.st.Nodes...) }
 
 // Kubectl is the path of the kubectl binary matching the control plane.
 func (c *Cluster) Kubectl() string { return filepath.Join(c.st.K8sBinDir, "kubectl") }
 
 // Server is the API server's URL.
-func (c *Cluster) Server() string { return fmt.Sprintf("https://127.0.0.1:%d", c.st.APIServerPort) }
+func (c *Cluster) Server() string {
+	addr := c.st.APIServerAddress
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	return fmt.Sprintf("https://%s:%d", addr, c.st.APIServerPort)
+}
+
+// RealNodes reports whether the nodes are real (kubelet, containerd).
+func (c *Cluster) RealNodes() bool { return c.st.RealNodes }
 
 // RESTConfig returns an admin client configuration.
 func (c *Cluster) RESTConfig() (*rest.Config, error) { return RESTConfigFrom(c.Kubeconfig()) }
@@ -98,6 +115,7 @@ func Load(stateDir string) (*Cluster, error) {
 	}
 	c.cfg.Prefix, c.cfg.Nodes = c.st.Prefix, len(c.st.Nodes)
 	c.cfg.K8sBinDir, c.cfg.NodesimPath, c.cfg.CNIBinDirs = c.st.K8sBinDir, c.st.NodesimPath, c.st.CNIBinDirs
+	c.cfg.RealNodes, c.cfg.MultusDir = c.st.RealNodes, c.st.MultusDir
 	return c, nil
 }
 
@@ -151,6 +169,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		what string
 		fn   func() error
 	}{
+		{"create the underlay bridge", c.createBridge},
 		{"generate certificates and kubeconfig", c.writeCredentials},
 		{"start etcd", func() error { return c.startEtcd(ctx) }},
 		{"start kube-apiserver", func() error { return c.startAPIServer(ctx) }},
@@ -158,7 +177,16 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		{"install CRDs", func() error { return c.installCRDs(ctx) }},
 		{"wait for the default service account", func() error { return c.waitServiceAccount(ctx) }},
 		{"start cluster processes", func() error { return c.startClusterProcesses(ctx) }},
-		{"create the underlay bridge", c.createBridge},
+	}
+	if c.st.RealNodes {
+		steps = append(steps, struct {
+			what string
+			fn   func() error
+		}{"grant Multus its role", func() error { return c.grantMultus(ctx) }},
+			struct {
+				what string
+				fn   func() error
+			}{"start the local registry", func() error { return c.startRegistry(ctx) }})
 	}
 	for _, s := range steps {
 		if err := c.step(s.what, s.fn); err != nil {
@@ -175,6 +203,11 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 			return c, err
 		}
 	}
+	if c.cfg.Chart != nil {
+		if err := c.step("helm install "+c.cfg.Chart.Release, func() error { return c.installChart(ctx) }); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -187,14 +220,21 @@ func (c *Cluster) prepare() error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
 	c.st = state{
 		Prefix: prefix, EtcdPort: ports[0], EtcdPeerPort: ports[1], APIServerPort: ports[2],
 		K8sBinDir: c.cfg.K8sBinDir, NodesimPath: c.cfg.NodesimPath, CNIBinDirs: c.cfg.CNIBinDirs,
+		RealNodes: c.cfg.RealNodes, MultusDir: c.cfg.MultusDir,
 		Created: time.Now().UTC(),
+	}
+	if c.cfg.RealNodes {
+		c.st.APIServerAddress = HostAddress.Addr().String()
+	}
+	if c.cfg.RealNodes && c.cfg.RegistryPath != "" {
+		c.st.RegistryPort = ports[3]
 	}
 	for i := 1; i <= c.cfg.Nodes; i++ {
 		c.st.Nodes = append(c.st.Nodes, newNode(prefix, c.cfg.StateDir, i))

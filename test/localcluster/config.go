@@ -48,11 +48,31 @@ type Config struct {
 	// Prefix is the short tag of every host object (netns, links); empty picks
 	// a fresh random one. At most 6 characters.
 	Prefix string
-	// Nodes is the number of simulated nodes (node1 … nodeN); 0 starts the
-	// control plane only.
+	// Nodes is the number of nodes (node1 … nodeN); 0 starts the control
+	// plane only.
 	Nodes int
+	// RealNodes makes every node a real one instead of a simulator: a
+	// kubelet, containerd + runc and kube-proxy in the node's own network and
+	// mount namespaces and cgroup, Multus as its CNI delegating to
+	// DefaultNetwork. Pods run containers. Opt-in while its e2e matures; one
+	// cluster with real nodes per machine (the API server binds HostAddress).
+	RealNodes bool
+	// MultusDir holds the Multus thin plugin (multus); required with
+	// RealNodes.
+	MultusDir string
+	// Images are docker-archives imported into every real node's containerd;
+	// they must include the pause image (registry.k8s.io/pause:3.10).
+	Images []string
+	// RegistryPath is the local-registry binary (hack/tools/images): with
+	// real nodes it serves Images on HostAddress, and every node's containerd
+	// names it the mirror of docker.io, registry.k8s.io and ghcr.io, so that
+	// pods pulled Always (an untagged image: nginx) start. Empty: no
+	// registry, only imported images run.
+	RegistryPath string
+	// Chart, when set, is installed with helm once real nodes are Ready.
+	Chart *Chart
 	// K8sBinDir holds kube-apiserver, kube-controller-manager, kube-scheduler
-	// and kubectl.
+	// and kubectl (and, for real nodes, kubelet and kube-proxy).
 	K8sBinDir string
 	// EtcdPath is the etcd binary; empty means /usr/bin/etcd.
 	EtcdPath string
@@ -60,7 +80,8 @@ type Config struct {
 	NodesimPath string
 	// CNIBinDirs are searched for CNI plugins; empty means /usr/lib/cni.
 	CNIBinDirs []string
-	// CRDDirs are directories whose *.yaml files are applied as CRDs.
+	// CRDDirs are directories whose *.yaml files (or single .yaml files) are
+	// applied as CRDs.
 	CRDDirs []string
 	// DefaultNetwork renders the node's /etc/cni/net.d/10-default.conflist;
 	// nil means HostLocalNetwork (macvlan on ens192 with host-local IPAM).
@@ -115,13 +136,19 @@ func (c *Config) validate() error {
 		return fmt.Errorf("prefix %q longer than %d characters", c.Prefix, maxPrefixLen)
 	case c.K8sBinDir == "":
 		return errors.New("no Kubernetes binary directory")
-	case c.Nodes > 0 && c.NodesimPath == "":
+	case c.Nodes > 0 && !c.RealNodes && c.NodesimPath == "":
 		return errors.New("nodes requested but no node simulator binary")
+	case c.RealNodes && c.MultusDir == "":
+		return errors.New("real nodes requested but no Multus directory")
+	case c.RealNodes && (len(c.ClusterProcesses) > 0 || c.NodeProcesses != nil):
+		return errors.New("real nodes run what the cluster needs as pods: no cluster or node processes")
+	case c.Chart != nil && !c.RealNodes:
+		return errors.New("a chart is installed only on real nodes")
 	}
 	return nil
 }
 
-// Node is one simulated node and the host objects that make it.
+// Node is one node and the host objects that make it.
 type Node struct {
 	Name      string       `json:"name"`      // node1 …
 	Index     int          `json:"index"`     // 1 …

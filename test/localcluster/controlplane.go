@@ -28,6 +28,9 @@ func (c *Cluster) writeCredentials() error {
 	if err := p.generate(); err != nil {
 		return err
 	}
+	if err := c.writeRealNodeCredentials(); err != nil {
+		return err
+	}
 	return writeKubeconfig(c.Kubeconfig(), c.Server(), p)
 }
 
@@ -67,6 +70,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		"--allow-privileged=true", "--endpoint-reconciler-type=none", "--profiling=false",
 		"--cert-dir=" + filepath.Join(c.cfg.StateDir, "pki", "apiserver-generated"),
 	}
+	argv = withFlags(argv, c.realNodeAPIServerFlags())
 	info, err := c.spawn(Process{Name: "kube-apiserver", Argv: argv}, tierAPI, 0)
 	if err != nil {
 		return err
@@ -122,7 +126,7 @@ func (c *Cluster) waitNodesReady(ctx context.Context) error {
 	}
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, startTimeout, true, func(ctx context.Context) (bool, error) {
 		for _, n := range c.st.Nodes {
-			if p := c.mustInfo(NodesimProcessName(n.Name)); !p.Alive() || isZombie(p.PID) {
+			if p := c.mustInfo(c.nodeProcessName(n.Name)); !p.Alive() || isZombie(p.PID) {
 				return false, fmt.Errorf("%s exited: %s", p.Name, logTail(p.Log, 5))
 			}
 			node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})

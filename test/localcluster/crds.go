@@ -58,6 +58,10 @@ func ApplyCRDs(ctx context.Context, client apiextensionsclient.Interface, dirs .
 func readCRDs(dirs []string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var files []string
 	for _, dir := range dirs {
+		if strings.HasSuffix(dir, ".yaml") {
+			files = append(files, dir) // a single file
+			continue
+		}
 		matches, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", dir, err)

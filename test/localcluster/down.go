@@ -25,6 +25,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 		}
 	}
 	record("stop processes", func() error { return c.stopAll(ctx) })
+	if c.st.RealNodes {
+		record("remove what is left of the real nodes", func() error { return c.removeRealNodes(ctx) })
+	}
 	record("remove namespaces and links", c.removeNetwork)
 	record("unmount leftovers", c.unmountUnderState)
 	if len(errs) == 0 {

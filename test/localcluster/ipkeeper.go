@@ -127,3 +127,27 @@ func (c *Cluster) CreateDefaultPool(ctx context.Context) error {
 	}
 	return nil
 }
+
+// IpkeeperNetwork renders the nodes' default network of IPAM=spiderpool:
+// macvlan on ens192 with the spiderpool IPAM.
+func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
+
+// IpkeeperChart is ipkeeper's chart at chartPath installed as a user
+// installs it, with the images `make images` tagged tag (imported into the
+// real nodes, so never pulled) and one controller replica. The default pool
+// is not the chart's post-install hook: that hook calls the webhook as soon
+// as the controller's pod is ready, which can be before the API server sees
+// its endpoint ("no endpoints available"), and a hook is not retried; apply
+// DefaultPool with CreateDefaultPool after the install instead.
+func IpkeeperChart(helm, chartPath, tag string) *Chart {
+	return &Chart{
+		Helm: helm, Release: "ipkeeper", Path: chartPath, Namespace: "kube-system",
+		Set: []string{
+			"spiderpoolAgent.image.registry=ghcr.io", "spiderpoolAgent.image.repository=ipkeeper/ipkeeper-agent",
+			"spiderpoolAgent.image.tag=" + tag, "spiderpoolAgent.image.pullPolicy=IfNotPresent",
+			"spiderpoolController.image.registry=ghcr.io", "spiderpoolController.image.repository=ipkeeper/ipkeeper-controller",
+			"spiderpoolController.image.tag=" + tag, "spiderpoolController.image.pullPolicy=IfNotPresent",
+			"spiderpoolController.replicas=1", "spiderpoolController.podDisruptionBudget.enabled=false",
+		},
+	}
+}

@@ -15,22 +15,28 @@ const ContextName = "ipkeeper-local"
 
 // writeKubeconfig writes an admin kubeconfig with the certificates inlined.
 func writeKubeconfig(path, server string, p pki) error {
+	return writeUserKubeconfig(path, server, p, "ipkeeper-admin", p.adminCert(), p.adminKey())
+}
+
+// writeUserKubeconfig writes a kubeconfig for user's client certificate,
+// everything inlined.
+func writeUserKubeconfig(path, server string, p pki, user, certPath, keyPath string) error {
 	ca, err := os.ReadFile(p.caCert())
 	if err != nil {
 		return fmt.Errorf("read CA: %w", err)
 	}
-	cert, err := os.ReadFile(p.adminCert())
+	cert, err := os.ReadFile(certPath)
 	if err != nil {
-		return fmt.Errorf("read admin certificate: %w", err)
+		return fmt.Errorf("read certificate of %s: %w", user, err)
 	}
-	key, err := os.ReadFile(p.adminKey())
+	key, err := os.ReadFile(keyPath)
 	if err != nil {
-		return fmt.Errorf("read admin key: %w", err)
+		return fmt.Errorf("read key of %s: %w", user, err)
 	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[ContextName] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
-	cfg.AuthInfos["ipkeeper-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
-	cfg.Contexts[ContextName] = &clientcmdapi.Context{Cluster: ContextName, AuthInfo: "ipkeeper-admin"}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.Contexts[ContextName] = &clientcmdapi.Context{Cluster: ContextName, AuthInfo: user}
 	cfg.CurrentContext = ContextName
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,8 @@ func BridgeName(prefix string) string { return prefix + "br" }
 
 // createBridge makes the underlay: a Linux bridge in the root namespace with
 // no address of its own, so traffic stays inside the cluster's namespaces.
+// With real nodes it has HostAddress, where the nodes reach the API server;
+// the host does not forward, so that is as far as their packets go.
 func (c *Cluster) createBridge() error {
 	if len(c.st.Nodes) == 0 {
 		return nil
@@ -34,7 +37,17 @@ func (c *Cluster) createBridge() error {
 	if err := netlink.LinkSetUp(br); err != nil {
 		return fmt.Errorf("set bridge %s up: %w", br.Name, err)
 	}
+	if !c.st.RealNodes {
+		return nil
+	}
+	if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: prefixNet(HostAddress)}); err != nil {
+		return fmt.Errorf("address bridge %s: %w", br.Name, err)
+	}
 	return nil
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
 // createNodeNetwork makes the node's namespace and joins it to the bridge by a
@@ -63,11 +76,14 @@ func (c *Cluster) createNodeNetwork(n Node) error {
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return fmt.Errorf("set %s up: %w", n.HostVeth, err)
 	}
-	return nodeNS.Do(func(ns.NetNS) error { return configureUnderlay(n) })
+	return nodeNS.Do(func(ns.NetNS) error { return configureUnderlay(n, c.st.RealNodes) })
 }
 
-// configureUnderlay runs inside the node's namespace.
-func configureUnderlay(n Node) error {
+// configureUnderlay runs inside the node's namespace. A real node also gets a
+// route for the Service range towards the host, so that a connection to a
+// Service VIP is routed at all (kube-proxy's DNAT then sends it to an
+// endpoint); it has no default route, so nothing else leaves.
+func configureUnderlay(n Node, real bool) error {
 	link, err := netlink.LinkByName(UnderlayInterface)
 	if err != nil {
 		return fmt.Errorf("find %s in %s: %w", UnderlayInterface, n.Name, err)
@@ -78,6 +94,14 @@ func configureUnderlay(n Node) error {
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set %s of %s up: %w", UnderlayInterface, n.Name, err)
+	}
+	if !real {
+		return nil
+	}
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: prefixNet(netip.MustParsePrefix(serviceCIDR)),
+		Gw: HostAddress.Addr().AsSlice()}
+	if err := netlink.RouteAdd(route); err != nil {
+		return fmt.Errorf("route the Service range in %s: %w", n.Name, err)
 	}
 	return nil
 }

@@ -33,6 +33,9 @@ func (n Node) Binds() []nsmount.Bind {
 // startNode creates the node's namespace and directories, writes its default
 // network, and starts its simulator and extra processes.
 func (c *Cluster) startNode(ctx context.Context, n Node) error {
+	if c.st.RealNodes {
+		return c.startRealNode(ctx, n)
+	}
 	for _, dir := range []string{n.ConfDir(), n.RunDir(), n.LibDir(), n.SimDir()} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", dir, err)
@@ -60,6 +63,14 @@ func (c *Cluster) startNode(ctx context.Context, n Node) error {
 		}
 	}
 	return nil
+}
+
+// nodeProcessName is the process that is the node: its kubelet or simulator.
+func (c *Cluster) nodeProcessName(node string) string {
+	if c.st.RealNodes {
+		return KubeletProcessName(node)
+	}
+	return NodesimProcessName(node)
 }
 
 // NodesimProcessName is the process name of a node's simulator.

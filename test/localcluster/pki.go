@@ -23,6 +23,7 @@ type pki struct{ dir string }
 func (p pki) path(name string) string { return filepath.Join(p.dir, name) }
 
 func (p pki) caCert() string      { return p.path("ca.crt") }
+func (p pki) caKey() string       { return p.path("ca.key") }
 func (p pki) servingCert() string { return p.path("apiserver.crt") }
 func (p pki) servingKey() string  { return p.path("apiserver.key") }
 func (p pki) adminCert() string   { return p.path("admin.crt") }
@@ -57,6 +58,14 @@ func (p pki) generate() error {
 	if err := writePEM(p.caCert(), "CERTIFICATE", caDER); err != nil {
 		return err
 	}
+	// Kept so that real nodes get their certificates when they are made.
+	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
+	if err != nil {
+		return fmt.Errorf("encode CA key: %w", err)
+	}
+	if err := writePEM(p.caKey(), "PRIVATE KEY", caKeyDER); err != nil {
+		return err
+	}
 	if err := p.issue(ca, caKey, servingTemplate(), p.servingCert(), p.servingKey()); err != nil {
 		return err
 	}
@@ -85,7 +94,9 @@ func servingTemplate() *x509.Certificate {
 	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	t.DNSNames = []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 		"kubernetes.default.svc.cluster.local"}
-	t.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 96, 0, 1)}
+	// HostAddress is where real nodes reach the API server.
+	t.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 96, 0, 1),
+		HostAddress.Addr().AsSlice()}
 	return t
 }
 
@@ -129,4 +140,59 @@ func writePEM(path, kind string, der []byte) error {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// loadCA reads the CA that generate wrote.
+func (p pki) loadCA() (*x509.Certificate, crypto.Signer, error) {
+	certPEM, err := os.ReadFile(p.caCert())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(p.caKey())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read CA key: %w", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, nil, fmt.Errorf("CA files in %s are not PEM", p.dir)
+	}
+	ca, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse CA: %w", err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse CA key: %w", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, nil, fmt.Errorf("CA key in %s cannot sign", p.dir)
+	}
+	return ca, signer, nil
+}
+
+// issueClient writes a client certificate for user cn in groups orgs as
+// name.crt and name.key.
+func (p pki) issueClient(name, cn string, orgs ...string) error {
+	ca, key, err := p.loadCA()
+	if err != nil {
+		return err
+	}
+	t := template(pkix.Name{CommonName: cn, Organization: orgs})
+	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	return p.issue(ca, key, t, p.path(name+".crt"), p.path(name+".key"))
+}
+
+// issueServing writes a serving certificate for cn at the addresses as
+// name.crt and name.key.
+func (p pki) issueServing(name, cn string, addrs ...net.IP) error {
+	ca, key, err := p.loadCA()
+	if err != nil {
+		return err
+	}
+	t := template(pkix.Name{CommonName: cn})
+	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	t.DNSNames, t.IPAddresses = []string{cn}, addrs
+	return p.issue(ca, key, t, p.path(name+".crt"), p.path(name+".key"))
 }

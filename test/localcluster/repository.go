@@ -51,7 +51,11 @@ func isRepoRoot(dir string) bool {
 //   - EtcdPath: /usr/bin/etcd (Debian's etcd-server); it must exist;
 //   - K8sBinDir: the pinned control plane (K8sBinDir, built once per machine);
 //   - CRDDirs: config/crd/bases of the repository;
-//   - NodesimPath, when Nodes > 0: ipkeeper-nodesim built into StateDir/bin.
+//   - NodesimPath, when Nodes > 0: ipkeeper-nodesim built into StateDir/bin;
+//   - with RealNodes: MultusDir (hack/build-multus.sh, built once per
+//     machine) and, unless CRDDirs is set, only Multus's CRD (the chart brings
+//     ipkeeper's), and RegistryPath (local-registry built into StateDir/bin).
+//     Images are the caller's (BuildImages).
 //
 // Callers set what they want instead (a node count, Ipkeeper.Apply, explicit
 // paths) before or after; Up then starts the cluster.
@@ -65,7 +69,8 @@ func (c *Config) Complete() error {
 		}
 		return fmt.Errorf("etcd: %w", err)
 	}
-	if c.K8sBinDir != "" && c.CRDDirs != nil && (c.Nodes == 0 || c.NodesimPath != "") {
+	if c.K8sBinDir != "" && c.CRDDirs != nil && (c.Nodes == 0 || c.NodesimPath != "" || c.RealNodes) &&
+		(!c.RealNodes || c.MultusDir != "" && c.RegistryPath != "") {
 		return nil // nothing to find in the repository
 	}
 	root, err := RepoRoot()
@@ -77,10 +82,27 @@ func (c *Config) Complete() error {
 			return err
 		}
 	}
+	if c.CRDDirs == nil && c.RealNodes {
+		// ipkeeper's chart installs its own CRDs; the cluster provides what
+		// Multus would.
+		c.CRDDirs = []string{filepath.Join(root, NADCRD)}
+	}
 	if c.CRDDirs == nil {
 		c.CRDDirs = []string{filepath.Join(root, "config", "crd", "bases")}
 	}
-	if c.Nodes > 0 && c.NodesimPath == "" {
+	if c.RealNodes && c.MultusDir == "" {
+		if c.MultusDir, err = MultusDir(root); err != nil {
+			return err
+		}
+	}
+	if c.RealNodes && c.RegistryPath == "" {
+		bin := filepath.Join(c.StateDir, "bin", "local-registry")
+		if err := BuildLocalRegistry(root, bin); err != nil {
+			return err
+		}
+		c.RegistryPath = bin
+	}
+	if c.Nodes > 0 && !c.RealNodes && c.NodesimPath == "" {
 		bin := filepath.Join(c.StateDir, "bin", "ipkeeper-nodesim")
 		if err := GoBuild(root, bin, NodesimPackage); err != nil {
 			return err
@@ -89,6 +111,10 @@ func (c *Config) Complete() error {
 	}
 	return nil
 }
+
+// NADCRD is Multus's NetworkAttachmentDefinition CRD, relative to the
+// repository root.
+const NADCRD = "config/crd/bases/k8s.cni.cncf.io_network-attachment-definitions.yaml"
 
 // NodesimPackage is the node simulator's main package, relative to the
 // repository root.

@@ -30,6 +30,10 @@ type Spec struct {
 	Entrypoint []string
 	// User is the config's user; empty means root.
 	User string
+	// FixedRef, when set, is the image's name instead of Repo/Name:Version:
+	// the name manifests use for the local cluster's stand-ins (pause,
+	// nginx), which are never pushed anywhere.
+	FixedRef string
 }
 
 // File places the binary named Binary at Path in the image.
@@ -60,6 +64,28 @@ var images = []Spec{
 		Entrypoint: []string{"/ipkeeper-controller"},
 		User:       nonRoot,
 	},
+	// The local cluster's real nodes pull nothing: their sandbox image and the
+	// seeds' nginx are these stand-ins, imported under the names that
+	// containerd's sandbox_image and the seeds' manifests use (one archive
+	// per name: an archive with several names lists them in random order).
+	{
+		Name:       "pause",
+		Files:      []File{{Path: "/pause", Binary: "pause"}},
+		Entrypoint: []string{"/pause"},
+		FixedRef:   "registry.k8s.io/pause:3.10",
+	},
+	{
+		Name:       "nginx",
+		Files:      []File{{Path: "/webserver", Binary: "webserver"}},
+		Entrypoint: []string{"/webserver"},
+		FixedRef:   "docker.io/library/nginx:latest",
+	},
+	{
+		Name:       "nginx-alpine",
+		Files:      []File{{Path: "/webserver", Binary: "webserver"}},
+		Entrypoint: []string{"/webserver"},
+		FixedRef:   "docker.io/library/nginx:alpine",
+	},
 }
 
 // Meta is what every image says about where it comes from.
@@ -77,6 +103,9 @@ type Meta struct {
 
 // Ref is the image's name and tag.
 func (m Meta) Ref(s Spec) string {
+	if s.FixedRef != "" {
+		return s.FixedRef
+	}
 	return m.Repo + "/" + s.Name + ":" + m.Version
 }
 

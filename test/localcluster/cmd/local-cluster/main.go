@@ -3,6 +3,7 @@
 // which install packages and build the binaries first.
 //
 //	local-cluster up --state-dir D [--nodes 2] [--ipam host-local] [--k8s-bin-dir K] [--nodesim N] [--crd-dir C]…
+//	local-cluster up --real-nodes --state-dir D [--nodes 2] --image A… [--helm H --chart C --image-tag T] [--multus-dir M]
 //	local-cluster down --state-dir D
 //	local-cluster status --state-dir D
 package main
@@ -91,15 +92,28 @@ func up(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.NodesimPath, "nodesim", "", "ipkeeper-nodesim binary (default: built into the state directory)")
 	fs.StringVar(&cfg.EtcdPath, "etcd", "", "etcd binary (default /usr/bin/etcd)")
 	fs.Var(&crdDirs, "crd-dir", "directory of CRD manifests to apply (repeatable; default: the repository's config/crd/bases)")
+	var real realNodeFlags
+	fs.BoolVar(&cfg.RealNodes, "real-nodes", false, "real nodes (kubelet, containerd, kube-proxy, Multus) with ipkeeper installed by its chart, instead of simulated ones")
+	fs.StringVar(&cfg.MultusDir, "multus-dir", "", "directory of the Multus thin plugin (real nodes; default: hack/build-multus.sh)")
+	fs.Var(&real.images, "image", "docker-archive to import into every real node (repeatable; from make images)")
+	fs.StringVar(&real.helm, "helm", "", "helm binary (real nodes with IPAM=spiderpool)")
+	fs.StringVar(&real.chart, "chart", "", "ipkeeper's chart directory (real nodes with IPAM=spiderpool)")
+	fs.StringVar(&real.tag, "image-tag", "", "tag of ipkeeper's images in --image (real nodes with IPAM=spiderpool)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.Images = real.images
 	var err error
 	if cfg.StateDir, err = absDir(*state); err != nil {
 		return err
 	}
 	cfg.CRDDirs, cfg.Progress, cfg.Started = crdDirs, progress, startedAt()
-	if err := applyIPAM(&cfg, *ipam, ik); err != nil {
+	if cfg.RealNodes {
+		err = real.apply(&cfg, *ipam)
+	} else {
+		err = applyIPAM(&cfg, *ipam, ik)
+	}
+	if err != nil {
 		return err
 	}
 	if localcluster.Exists(cfg.StateDir) {
@@ -141,6 +155,31 @@ func applyIPAM(cfg *localcluster.Config, ipam string, ik localcluster.Ipkeeper) 
 	}
 }
 
+// realNodeFlags are what real nodes need besides the cluster's flags.
+type realNodeFlags struct {
+	images           multiFlag
+	helm, chart, tag string
+}
+
+// apply selects the real nodes' default network; with IPAM=spiderpool
+// ipkeeper comes from its chart.
+func (r realNodeFlags) apply(cfg *localcluster.Config, ipam string) error {
+	switch ipam {
+	case "host-local":
+		cfg.DefaultNetwork = localcluster.HostLocalNetwork
+		return nil
+	case "spiderpool":
+		if r.helm == "" || r.chart == "" || r.tag == "" {
+			return fmt.Errorf("real nodes with IPAM=spiderpool need --helm, --chart and --image-tag")
+		}
+		cfg.DefaultNetwork = localcluster.IpkeeperNetwork
+		cfg.Chart = localcluster.IpkeeperChart(r.helm, r.chart, r.tag)
+		return nil
+	default:
+		return fmt.Errorf("unknown IPAM %q (supported: spiderpool, host-local)", ipam)
+	}
+}
+
 // reuse keeps a healthy running cluster (make up twice is harmless) and
 // removes a broken one so that a fresh one can start.
 func reuse(ctx context.Context, cfg localcluster.Config) (bool, error) {
@@ -177,8 +216,12 @@ func failedUp(ctx context.Context, c *localcluster.Cluster, cause error) error {
 }
 
 func printNextSteps(c *localcluster.Cluster, headline string) {
+	kind := "simulated"
+	if c.RealNodes() {
+		kind = "real"
+	}
 	fmt.Printf(`
-%s: %d node(s), API server %s, prefix %s
+%s: %d %s node(s), API server %s, prefix %s
 To use it:
 
   export KUBECONFIG=%s
@@ -186,8 +229,16 @@ To use it:
   kubectl get nodes -o wide
 
 Logs: %s/logs   Stop: make down
-`, headline, len(c.Nodes()), c.Server(), c.Prefix(), c.Kubeconfig(), filepath.Dir(c.Kubectl()),
+`, headline, len(c.Nodes()), kind, c.Server(), c.Prefix(), c.Kubeconfig(), filepath.Dir(c.Kubectl()),
 		filepath.Base(filepath.Dir(c.Kubectl())), c.StateDir())
+	if c.RealNodes() {
+		fmt.Print(`Pods run containers. The image nginx is a local stand-in (/webserver get URL is its
+client), served by the cluster's own registry; nothing is pulled from outside:
+
+  kubectl run web --image=nginx && kubectl get pod web -o wide
+  kubectl exec web -- /webserver get http://<another pod's IP>/
+`)
+	}
 }
 
 func down(ctx context.Context, args []string) error {
