@@ -37,9 +37,13 @@ RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
 
 ##@ Using ipkeeper
 
+# make up's nodes: real (kubelet, containerd, kube-proxy, Multus; ipkeeper from
+# its chart) by default; REAL_NODES=0 for the node simulator.
+REAL_NODES ?= 1
+
 .PHONY: up
-up: build ## Start the local cluster (control plane + simulated nodes + ipkeeper); NODES=2 by default, REAL_NODES=1 for real nodes.
-	REAL_NODES=$(REAL_NODES) hack/local-cluster/up.sh
+up: build ## Start the local cluster (control plane + 2 real nodes + ipkeeper from its chart); NODES=N, REAL_NODES=0 for simulated nodes.
+	REAL_NODES=$(filter-out 0,$(REAL_NODES)) hack/local-cluster/up.sh
 
 .PHONY: down
 down: ## Stop the local cluster and remove everything it made.
