@@ -29,6 +29,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
+	"github.com/ipkeeper/ipkeeper/internal/controller/defaultpool"
 	"github.com/ipkeeper/ipkeeper/internal/controller/gc"
 	"github.com/ipkeeper/ipkeeper/internal/controller/multusconfig"
 	"github.com/ipkeeper/ipkeeper/internal/controller/spiderpoolimport"
@@ -155,6 +156,11 @@ func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config, importSpid
 	}
 	if err := ipkwebhook.Setup(mgr, &ipkwebhook.MultusConfigs{Validate: multusconfig.Validate}); err != nil {
 		return err
+	}
+	if len(conf.ClusterDefaultPools) > 0 {
+		if err := mgr.Add(&defaultpool.Creator{Client: mgr.GetClient(), Pools: conf.ClusterDefaultPools}); err != nil {
+			return err
+		}
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&status.Pools{Client: mgr.GetClient(), Batch: 500 * time.Millisecond},

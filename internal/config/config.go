@@ -47,6 +47,19 @@ type Config struct {
 	ClusterSubnetDefaultFlexibleIPNumber int `json:"clusterSubnetDefaultFlexibleIPNumber"`
 	// GC is the controller's garbage collector of leaked addresses.
 	GC GC `json:"gc"`
+	// ClusterDefaultPools are SpiderIPPools with spec.default=true that the
+	// controller creates once its webhooks serve, when they do not exist
+	// (the chart's clusterDefaultPool values). Existing pools of those names
+	// are never changed: edit them with kubectl.
+	ClusterDefaultPools []DefaultPool `json:"clusterDefaultPools,omitempty"`
+}
+
+// DefaultPool is one pool of ClusterDefaultPools.
+type DefaultPool struct {
+	Name    string   `json:"name"`
+	Subnet  string   `json:"subnet"`
+	IPs     []string `json:"ips"`
+	Gateway string   `json:"gateway,omitempty"`
 }
 
 // GC configures the garbage collector.
@@ -106,6 +119,11 @@ func (c Config) Validate() error {
 	}
 	if c.ClusterSubnetDefaultFlexibleIPNumber < 0 {
 		errs = append(errs, fmt.Errorf("clusterSubnetDefaultFlexibleIPNumber %d: want 0 or more", c.ClusterSubnetDefaultFlexibleIPNumber))
+	}
+	for i, p := range c.ClusterDefaultPools {
+		if p.Name == "" || p.Subnet == "" || len(p.IPs) == 0 {
+			errs = append(errs, fmt.Errorf("clusterDefaultPools[%d]: name, subnet and ips are required (got name %q, subnet %q, %d ips)", i, p.Name, p.Subnet, len(p.IPs)))
+		}
 	}
 	if c.GC.ScanIntervalSeconds < 1 {
 		errs = append(errs, fmt.Errorf("gc.scanIntervalSeconds %d: want 1 or more", c.GC.ScanIntervalSeconds))

@@ -3,6 +3,8 @@
 package chart
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ipkeeper/ipkeeper/internal/config"
 )
 
 // defaultConf is conf.yml with the chart's default values.
@@ -55,8 +59,19 @@ func TestConfig(t *testing.T) {
 			want := yamlMap(t, defaultConf)
 			tt.change(want)
 			r := render(t, profileArgs(t, tt.profile)...)
-			if diff := cmp.Diff(want, conf(t, r)); diff != "" {
+			got := conf(t, r)
+			delete(got, "clusterDefaultPools") // TestDefaultPools
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("conf.yml (-want +got):\n%s", diff)
+			}
+			// What the chart writes is what the components accept.
+			data, _, _ := unstructured.NestedString(r.get(t, "ConfigMap", "ipkeeper-conf").Object, "data", "conf.yml")
+			file := filepath.Join(t.TempDir(), "conf.yml")
+			if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Load(file); err != nil {
+				t.Errorf("the agent and controller refuse the chart's conf.yml: %v", err)
 			}
 		})
 	}
@@ -197,19 +212,18 @@ func TestController(t *testing.T) {
 
 func TestDefaultPools(t *testing.T) {
 	r := render(t, profileArgs(t, "dual-stack")...)
-	want := map[string]map[string]any{
-		"default-v4-ippool": {"ipVersion": int64(4), "subnet": "10.6.0.0/16", "ips": []any{"10.6.168.101-10.6.168.200"}, "gateway": "10.6.0.1", "default": true},
-		"default-v6-ippool": {"ipVersion": int64(6), "subnet": "fd00:10:6::/64", "ips": []any{"fd00:10:6::101-fd00:10:6::200"}, "gateway": "fd00:10:6::1", "default": true},
+	// The controller creates them once its webhooks serve; the chart renders
+	// no pool object (a hook could run before the webhook has endpoints).
+	want := []any{
+		map[string]any{"name": "default-v4-ippool", "subnet": "10.6.0.0/16", "ips": []any{"10.6.168.101-10.6.168.200"}, "gateway": "10.6.0.1"},
+		map[string]any{"name": "default-v6-ippool", "subnet": "fd00:10:6::/64", "ips": []any{"fd00:10:6::101-fd00:10:6::200"}, "gateway": "fd00:10:6::1"},
 	}
-	for name, spec := range want {
-		p := r.get(t, "SpiderIPPool", name)
-		if diff := cmp.Diff(spec, p.Object["spec"]); diff != "" {
-			t.Errorf("%s spec (-want +got):\n%s", name, diff)
-		}
-		// Created once, never deleted or re-created by Helm.
-		hook := p.GetAnnotations()
-		if hook["helm.sh/hook"] != "post-install" || hook["helm.sh/hook-delete-policy"] != "hook-failed" {
-			t.Errorf("%s hook annotations %v", name, hook)
+	if diff := cmp.Diff(want, conf(t, r)["clusterDefaultPools"]); diff != "" {
+		t.Errorf("conf.yml clusterDefaultPools (-want +got):\n%s", diff)
+	}
+	for _, o := range r.objs {
+		if o.GetKind() == "SpiderIPPool" {
+			t.Errorf("the chart renders SpiderIPPool %s; the controller creates the default pools", o.GetName())
 		}
 	}
 }
