@@ -24,7 +24,7 @@ type Index struct {
 	mu       sync.Mutex
 	seed     uint64
 	pools    map[string]*poolState
-	reserved map[string]ipnet.Set // by SpiderReservedIP name
+	reserved map[string][]ipnet.Set // by SpiderReservedIP name: one set per entry that parses
 	// reservedBy is the union of reserved, per family (index 0: v4, 1: v6).
 	reservedBy [2]ipnet.Set
 	// taken holds every claimed address, per family, whatever its pool.
@@ -55,7 +55,7 @@ func NewIndex(seed string) *Index {
 		seed:     sum,
 		rand:     rand.New(rand.NewPCG(sum, sum>>1|1)),
 		pools:    map[string]*poolState{},
-		reserved: map[string]ipnet.Set{},
+		reserved: map[string][]ipnet.Set{},
 		claims:   map[string]*v1alpha1.IPClaim{},
 		byPod:    map[types.NamespacedName]map[string]bool{},
 		inflight: map[netip.Addr]bool{},
@@ -123,14 +123,26 @@ func (x *Index) Parsed(name string) (*v2beta1.SpiderIPPool, ipnet.Pool, bool) {
 	return st.obj, st.spec, true
 }
 
-// SetReserved records the addresses of one SpiderReservedIP. Entries that do
-// not parse are skipped here (the webhook refuses them).
-func (x *Index) SetReserved(name string, entries []string) {
-	set, _ := ipnet.ParseSet(entries)
+// SetReserved records the addresses of one SpiderReservedIP and returns the
+// entries that do not parse, which reserve nothing.
+func (x *Index) SetReserved(name string, entries []string) (malformed []string) {
+	// Fail closed: an entry that does not parse must not cost the others
+	// their reservation (the webhook refuses such entries, but it runs only
+	// while the controller does). Entries are parsed one by one.
+	sets := make([]ipnet.Set, 0, len(entries))
+	for _, e := range entries {
+		set, err := ipnet.ParseSet([]string{e})
+		if err != nil {
+			malformed = append(malformed, e)
+			continue
+		}
+		sets = append(sets, set)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.reserved[name] = set
+	x.reserved[name] = sets
 	x.recomputeReserved()
+	return malformed
 }
 
 // DeleteReserved forgets one SpiderReservedIP.
@@ -143,12 +155,14 @@ func (x *Index) DeleteReserved(name string) {
 
 func (x *Index) recomputeReserved() {
 	var by [2]ipnet.Set
-	for _, s := range x.reserved {
-		if s.IsEmpty() {
-			continue
+	for _, sets := range x.reserved {
+		for _, s := range sets {
+			if s.IsEmpty() {
+				continue
+			}
+			i := famIdx(s.Family())
+			by[i], _ = by[i].Union(s)
 		}
-		i := famIdx(s.Family())
-		by[i], _ = by[i].Union(s)
 	}
 	x.reservedBy = by
 	for _, st := range x.pools {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -27,7 +28,13 @@ func Feed(ctx context.Context, c cache.Cache, index *ipam.Index) error {
 			func(o any) { index.SetPool(o.(*v2beta1.SpiderIPPool)) },
 			func(o any) { index.DeletePool(o.(*v2beta1.SpiderIPPool).Name) }},
 		{&v2beta1.SpiderReservedIP{},
-			func(o any) { r := o.(*v2beta1.SpiderReservedIP); index.SetReserved(r.Name, r.Spec.IPs) },
+			func(o any) {
+				r := o.(*v2beta1.SpiderReservedIP)
+				if bad := index.SetReserved(r.Name, r.Spec.IPs); len(bad) > 0 {
+					ctrl.LoggerFrom(ctx).Info("SpiderReservedIP has entries that reserve nothing: they are not addresses or ranges",
+						"reservedIP", r.Name, "entries", bad)
+				}
+			},
 			func(o any) { index.DeleteReserved(o.(*v2beta1.SpiderReservedIP).Name) }},
 	}
 	for _, f := range feeds {
