@@ -91,7 +91,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	m := NewMetrics(metrics.Registry)
 	alloc := ipam.New(allocatorConfig(o), index,
-		store.New(mgr.GetClient()), store.NewCluster(mgr.GetCache(), mgr.GetAPIReader(), o.Node))
+		store.New(mgr.GetClient(), mgr.GetAPIReader()), store.NewCluster(mgr.GetCache(), mgr.GetAPIReader(), o.Node))
 	alloc.Conflicts = m.Conflicts.Inc
 	var synced atomic.Bool
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {

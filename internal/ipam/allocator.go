@@ -322,11 +322,29 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 			a.Conflicts()
 			conflicts++
 		default:
+			if c, ok := a.committedAnyway(ctx, req, addr); ok {
+				a.index.Done(addr, true)
+				a.index.SetClaim(c)
+				return grant{claim: c, addr: addr}, "", nil
+			}
 			a.index.Done(addr, false)
 			return grant{}, "", fmt.Errorf("claim %s in pool %s: %w", addr, pool, err)
 		}
 	}
 	return grant{}, "", fmt.Errorf("pool %s: gave up after %d conflicting claims: %w", pool, a.cfg.MaxConflicts, ErrConflict)
+}
+
+// committedAnyway reads back a claim whose create failed without an answer
+// (a time-out after the API server committed it): when it exists and names
+// this very request, the create happened, and taking another address would
+// leave two claims for one interface.
+func (a *Allocator) committedAnyway(ctx context.Context, req *request, addr netip.Addr) (*v1alpha1.IPClaim, bool) {
+	c, err := a.store.GetClaim(ctx, v1alpha1.ClaimName(addr))
+	if err != nil {
+		return nil, false
+	}
+	h := c.Spec.Holder
+	return c, h.UID == req.pod.UID && h.Interface == req.IfName && h.ContainerID == req.ContainerID
 }
 
 func (a *Allocator) exhausted(pool string) string {

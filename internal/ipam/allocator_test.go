@@ -596,3 +596,25 @@ func TestBadRouteAnnotationsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A create whose answer is lost (a time-out after the API server committed
+// it) must not make the agent take a second address for the interface: it
+// reads the claim back and keeps the one it made (issue 13, defect 11).
+func TestACreateCommittedWithoutAnAnswerIsNotTakenTwice(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("p", map[string]string{spiderpool.AnnoPool: `{"ipv4":["p"]}`})
+	c.addPod(pod)
+	s.lostAnswers = 1
+	got, err := a.Add(t.Context(), addReq(pod, "c1"))
+	if err != nil {
+		t.Fatalf("ADD after a lost answer: %v", err)
+	}
+	again, err := a.Add(t.Context(), addReq(pod, "c1"))
+	if err != nil || again.IPs[0].Address != got.IPs[0].Address {
+		t.Fatalf("repeated ADD: %+v, %v; want %s again", again, err, got.IPs[0].Address)
+	}
+	if n := len(s.holders()); n != 1 {
+		t.Fatalf("%d claims for one interface, want 1: %v", n, s.holders())
+	}
+}

@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -26,6 +27,22 @@ type memStore struct {
 	watchers  []*Index
 	seq       int
 	writes    int
+	// lostAnswers makes that many creates commit, unseen by the watchers
+	// (their informers have not caught up), and fail as a time-out would:
+	// the one fault a real API server cannot be made to produce on demand.
+	lostAnswers int
+}
+
+var errLostAnswer = errors.New("the request timed out (it may have been committed)")
+
+func (s *memStore) GetClaim(_ context.Context, name string) (*v1alpha1.IPClaim, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.claims[name]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return c.DeepCopy(), nil
 }
 
 func newMemStore() *memStore {
@@ -53,6 +70,10 @@ func (s *memStore) CreateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha
 	out.UID = types.UID("uid-" + strconv.Itoa(s.seq))
 	out.ResourceVersion = strconv.Itoa(s.seq)
 	s.claims[c.Name] = out
+	if s.lostAnswers > 0 {
+		s.lostAnswers--
+		return nil, errLostAnswer
+	}
 	for _, w := range s.watchers {
 		w.SetClaim(out.DeepCopy())
 	}

@@ -26,6 +26,10 @@ var (
 type Store interface {
 	// CreateClaim creates a claim; ErrTaken when the address is held.
 	CreateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
+	// GetClaim reads a claim from the API server itself (not a cache), to
+	// learn the outcome of a create that failed without an answer;
+	// ErrNotFound when there is none.
+	GetClaim(ctx context.Context, name string) (*v1alpha1.IPClaim, error)
 	// UpdateClaim replaces a claim if its resourceVersion still matches; ErrConflict otherwise.
 	UpdateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
 	// DeleteClaim deletes a claim if its UID and resourceVersion still match

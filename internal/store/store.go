@@ -17,10 +17,25 @@ import (
 // API is an ipam.Store on the API server.
 type API struct {
 	client client.Client
+	live   client.Reader
 }
 
-// New returns a Store writing through c.
-func New(c client.Client) *API { return &API{client: c} }
+// New returns a Store writing through c and reading claims back, when a
+// write's outcome is unknown, through live (the API server, not a cache).
+func New(c client.Client, live client.Reader) *API { return &API{client: c, live: live} }
+
+// GetClaim reads a claim from the API server; ipam.ErrNotFound when there is
+// none.
+func (s *API) GetClaim(ctx context.Context, name string) (*v1alpha1.IPClaim, error) {
+	c := &v1alpha1.IPClaim{}
+	if err := s.live.Get(ctx, client.ObjectKey{Name: name}, c); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("claim %s: %w", name, ipam.ErrNotFound)
+		}
+		return nil, fmt.Errorf("get claim %s: %w", name, err)
+	}
+	return c, nil
+}
 
 var _ ipam.Store = (*API)(nil)
 

@@ -20,7 +20,7 @@ import (
 // resourceVersion it was decided on, not only the UID.
 func TestIntegrationStaleReleaseKeepsAClaimTakenOverSince(t *testing.T) {
 	ctx := t.Context()
-	s := store.New(env.client)
+	s := store.New(env.client, env.client)
 	before, err := s.CreateClaim(ctx, &v1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "10.99.0.7"},
 		Spec: v1alpha1.IPClaimSpec{Address: "10.99.0.7", Pool: "stale-release", Node: "node-a",

@@ -51,7 +51,7 @@ func TestIntegrationDelDeletesAStatelessPodsEndpoint(t *testing.T) {
 func TestIntegrationEndpointDeleteAtAVersion(t *testing.T) {
 	const ns = "endpoint-version"
 	namespace(t, ns)
-	s := store.New(env.client)
+	s := store.New(env.client, env.client)
 	record := func(uid types.UID) *v2beta1.SpiderEndpoint {
 		addr, ifName := "10.8.1.10/16", "eth0"
 		return &v2beta1.SpiderEndpoint{
