@@ -70,6 +70,11 @@ func TestRealNodes(t *testing.T) {
 	t.Run("additional network", func(t *testing.T) { checkAdditionalNetwork(t, env) })
 	t.Run("pod deletion", func(t *testing.T) { checkPodDeletion(t, env) })
 	t.Run("helm upgrade", func(t *testing.T) { checkUpgrade(t, env) })
+	t.Run("seed statefulset", func(t *testing.T) { checkSeedStatefulSet(t, env) })
+	t.Run("seed reserved ip", func(t *testing.T) { checkSeedReservedIP(t, env) })
+	t.Run("agent deleted during pod starts", func(t *testing.T) { checkAgentDeletedDuringPodStarts(t, env) })
+	// Last: it removes ipkeeper.
+	t.Run("helm uninstall", func(t *testing.T) { checkHelmUninstall(t, env) })
 }
 
 // checkChart: the agent DaemonSet and the controller Deployment are
