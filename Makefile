@@ -125,8 +125,10 @@ test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
-	@for f in $$(go test -list '^Fuzz' ./internal/ipnet/ | grep '^Fuzz'); do \
-		echo ">> $$f"; go test ./internal/ipnet/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for pkg in ./internal/ipnet/ ./internal/spiderpool/; do \
+		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo ">> $$pkg $$f"; go test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
 	done
 
 .PHONY: bench-core
