@@ -52,8 +52,11 @@ func TestIntegrationGCReleasesTheClaimOfAnInterfaceTheStatefulSetDropped(t *test
 	if err := env.client.Update(ctx, cur); err != nil {
 		t.Fatal(err)
 	}
+	// A merge patch of the phase: other writers (the StatefulSet controller)
+	// may have changed the pod since it was read.
+	running := client.MergeFrom(next.DeepCopy())
 	next.Status.Phase = corev1.PodRunning
-	if err := env.client.Status().Update(ctx, next); err != nil {
+	if err := env.client.Status().Patch(ctx, next, running); err != nil {
 		t.Fatal(err)
 	}
 	gcWaitReleased(t, net1.Name)
