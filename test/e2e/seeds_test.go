@@ -15,23 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/seeds"
 )
 
 // The seeds' walkthroughs (shared/seeds/000, 003, 004) with their YAML as
-// written; only the namespace is the test's own.
-
-const seedMultusConfig = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderMultusConfig
-metadata:
-  name: macvlan-ens192
-  namespace: kube-system
-spec:
-  cniType: macvlan
-  enableCoordinator: true
-  macvlan:
-    master:
-    - ens192
-`
+// written (package test/seeds); only the namespace is the test's own.
 
 // kubectlIn runs kubectl with stdin and returns its combined output.
 func kubectlIn(t *testing.T, env *framework.Env, stdin string, args ...string) string {
@@ -62,7 +50,7 @@ func applyCleanup(t *testing.T, env *framework.Env, ns, yaml string) {
 // and waits for the NetworkAttachmentDefinition it renders.
 func seedNetwork(t *testing.T, env *framework.Env) {
 	t.Helper()
-	kubectlIn(t, env, seedMultusConfig, "apply", "-f", "-")
+	kubectlIn(t, env, seeds.MultusConfig, "apply", "-f", "-")
 	env.WaitFor(t, time.Minute, "NetworkAttachmentDefinition kube-system/macvlan-ens192", func(ctx context.Context) (bool, error) {
 		out, err := exec.CommandContext(ctx, env.KubectlPath, "--kubeconfig", env.Kubeconfig,
 			"get", "network-attachment-definitions.k8s.cni.cncf.io", "-n", "kube-system", "macvlan-ens192", "-o", "jsonpath={.spec.config}").Output()
@@ -110,50 +98,14 @@ func waitCounts(t *testing.T, env *framework.Env, kind, name, want string) {
 	})
 }
 
-const seed000Pool = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderIPPool
-metadata:
-  name: test-ippool
-spec:
-  subnet: 10.6.0.0/16
-  ips:
-  - 10.6.168.101-10.6.168.110
-`
-
-const seed000StatefulSet = `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: test-sts
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: test-sts
-  template:
-    metadata:
-      annotations:
-        ipam.spidernet.io/ippool: |-
-          {
-            "ipv4": ["test-ippool"]
-          }
-        v1.multus-cni.io/default-network: kube-system/macvlan-ens192
-      labels:
-        app: test-sts
-    spec:
-      containers:
-      - name: test-sts
-        image: nginx
-        imagePullPolicy: IfNotPresent
-`
-
 // Seed 000: StatefulSet pods keep their addresses across restarts; scaling
 // down releases the removed ordinal's address.
 func TestSeedStatefulSetKeepsAddresses(t *testing.T) {
 	env := localCluster.Get(t)
 	ns := env.Namespace(t)
 	seedNetwork(t, env)
-	applyCleanup(t, env, "default", seed000Pool)
-	applyCleanup(t, env, ns, seed000StatefulSet)
+	applyCleanup(t, env, "default", seeds.StatefulSetPool)
+	applyCleanup(t, env, ns, seeds.StatefulSet)
 
 	first := podIPs(t, env, ns, "app=test-sts", 2)
 	for _, ip := range first {
@@ -235,55 +187,6 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-const seed003Reserved = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderReservedIP
-metadata:
-  name: test-reservedip
-spec:
-  ips:
-  - 10.6.168.131-10.6.168.132
-`
-
-const seed003Pool = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderIPPool
-metadata:
-  name: test-ippool
-spec:
-  subnet: 10.6.0.0/16
-  ips:
-  - 10.6.168.131-10.6.168.133
-`
-
-const seed003Deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: test-app
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: test-app
-  template:
-    metadata:
-      annotations:
-        ipam.spidernet.io/ippool: |-
-          {
-            "ipv4": ["test-ippool"]
-          }
-        v1.multus-cni.io/default-network: kube-system/macvlan-ens192
-      labels:
-        app: test-app
-    spec:
-      containers:
-      - name: test-app
-        image: nginx
-        imagePullPolicy: IfNotPresent
-        ports:
-        - name: http
-          containerPort: 80
-          protocol: TCP
-`
-
 // podsByState splits the pods matching selector into Ready ones (name → IP)
 // and the others.
 func podsByState(t *testing.T, env *framework.Env, ns, selector string) (map[string]string, []string) {
@@ -313,9 +216,9 @@ func TestSeedReservedIPs(t *testing.T) {
 	env := localCluster.Get(t)
 	ns := env.Namespace(t)
 	seedNetwork(t, env)
-	applyCleanup(t, env, "default", seed003Reserved)
-	applyCleanup(t, env, "default", seed003Pool)
-	applyCleanup(t, env, ns, seed003Deployment)
+	applyCleanup(t, env, "default", seeds.ReservedIP)
+	applyCleanup(t, env, "default", seeds.ReservedIPPool)
+	applyCleanup(t, env, ns, seeds.ReservedIPDeployment)
 
 	var running map[string]string
 	var stuck string
@@ -366,84 +269,14 @@ func TestSeedReservedIPs(t *testing.T) {
 	}
 }
 
-const seed004Subnet = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderSubnet
-metadata:
-  name: nginx-subnet-v4
-spec:
-  subnet: 10.244.0.0/16
-  ips:
-  - 10.244.100.1-10.244.200.2
-`
-
-const seed004Deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: nginx
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: nginx
-  template:
-    metadata:
-      annotations:
-        ipam.spidernet.io/subnet: '{"ipv4":["nginx-subnet-v4"]}'
-        ipam.spidernet.io/ippool-ip-number: '+3'
-      labels:
-        app: nginx
-    spec:
-      containers:
-      - name: nginx
-        image: nginx
-        imagePullPolicy: IfNotPresent
-        ports:
-        - name: http
-          containerPort: 80
-          protocol: TCP
-`
-
-const seed004Pool = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderIPPool
-metadata:
-  name: nginx-v4-ippool
-spec:
-  ipVersion: 4
-  subnet: 10.244.0.0/16
-  ips:
-  - 10.244.120.10-10.244.120.20
-`
-
-const seed004ManualDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: nginx-m
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: nginx-m
-  template:
-    metadata:
-      annotations:
-        ipam.spidernet.io/ippool: '{"ipv4":["nginx-v4-ippool"]}'
-      labels:
-        app: nginx-m
-    spec:
-      containers:
-      - name: nginx
-        image: nginx
-        imagePullPolicy: IfNotPresent
-`
-
 // Seed 004: an automatic pool from a SpiderSubnet follows replicas; a manual
 // pool serves its Deployment.
 func TestSeedSubnetAutoPool(t *testing.T) {
 	env := localCluster.Get(t)
 	ns := env.Namespace(t)
-	applyCleanup(t, env, "default", seed004Subnet)
+	applyCleanup(t, env, "default", seeds.Subnet)
 	waitCounts(t, env, "ss", "nginx-subnet-v4", "0/25602")
-	applyCleanup(t, env, ns, seed004Deployment)
+	applyCleanup(t, env, ns, seeds.SubnetDeployment)
 
 	pool := ""
 	env.WaitFor(t, time.Minute, "the Deployment's automatic pool", func(ctx context.Context) (bool, error) {
@@ -464,9 +297,9 @@ func TestSeedSubnetAutoPool(t *testing.T) {
 	waitPoolCounts(t, env, pool, "3/6")
 	t.Logf("automatic pool %s: %s", pool, poolIPs)
 
-	applyCleanup(t, env, "default", seed004Pool)
+	applyCleanup(t, env, "default", seeds.ManualPool)
 	waitPoolCounts(t, env, "nginx-v4-ippool", "0/11")
-	applyCleanup(t, env, ns, seed004ManualDeployment)
+	applyCleanup(t, env, ns, seeds.ManualPoolDeployment)
 	for _, ip := range podIPs(t, env, ns, "app=nginx-m", 2) {
 		inRange(t, ip, "10.244.120.10", "10.244.120.20")
 	}

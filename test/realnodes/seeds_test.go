@@ -13,95 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/seeds"
 )
 
 // The seeds' walkthroughs (shared/seeds/000 and 003) on real nodes, with
 // their pools and workloads as the seeds write them except for the
 // annotation v1.multus-cni.io/default-network: the nodes' default network
 // is already ipkeeper's macvlan on ens192 (through Multus).
-
-const seed000Pool = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderIPPool
-metadata:
-  name: test-ippool
-spec:
-  subnet: 10.6.0.0/16
-  ips:
-  - 10.6.168.101-10.6.168.110
-`
-
-const seed000StatefulSet = `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: test-sts
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: test-sts
-  template:
-    metadata:
-      annotations:
-        ipam.spidernet.io/ippool: |-
-          {
-            "ipv4": ["test-ippool"]
-          }
-      labels:
-        app: test-sts
-    spec:
-      containers:
-      - name: test-sts
-        image: nginx
-        imagePullPolicy: IfNotPresent
-`
-
-const seed003Reserved = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderReservedIP
-metadata:
-  name: test-reservedip
-spec:
-  ips:
-  - 10.6.168.131-10.6.168.132
-`
-
-const seed003Pool = `apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderIPPool
-metadata:
-  name: test-ippool
-spec:
-  subnet: 10.6.0.0/16
-  ips:
-  - 10.6.168.131-10.6.168.133
-`
-
-const seed003Deployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: test-app
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: test-app
-  template:
-    metadata:
-      annotations:
-        ipam.spidernet.io/ippool: |-
-          {
-            "ipv4": ["test-ippool"]
-          }
-      labels:
-        app: test-app
-    spec:
-      containers:
-      - name: test-app
-        image: nginx
-        imagePullPolicy: IfNotPresent
-        ports:
-        - name: http
-          containerPort: 80
-          protocol: TCP
-`
 
 // applyUntil applies yaml into ns, retrying for a while (a pool of the
 // same name or with the same addresses from an earlier subtest may still be
@@ -175,7 +93,7 @@ func within(ip, first, last string) bool {
 func checkSeedStatefulSet(t *testing.T, env *framework.Env) {
 	ns := env.Namespace(t)
 	ctx := t.Context()
-	applyUntil(t, env, ns, seed000Pool, seed000StatefulSet)
+	applyUntil(t, env, ns, seeds.StatefulSetPool, seeds.WithoutDefaultNetwork(seeds.StatefulSet))
 
 	var pods map[string]corev1.Pod
 	waitSts := func(what string, ok func(map[string]corev1.Pod) bool) {
@@ -254,7 +172,7 @@ func checkSeedStatefulSet(t *testing.T, env *framework.Env) {
 // third, and the other waits; no pod ever has a reserved address.
 func checkSeedReservedIP(t *testing.T, env *framework.Env) {
 	ns := env.Namespace(t)
-	applyUntil(t, env, ns, seed003Reserved, seed003Pool, seed003Deployment)
+	applyUntil(t, env, ns, seeds.ReservedIP, seeds.ReservedIPPool, seeds.WithoutDefaultNetwork(seeds.ReservedIPDeployment))
 	reserved := func(ip string) bool { return within(ip, "10.6.168.131", "10.6.168.132") }
 	var running map[string]corev1.Pod
 	env.WaitFor(t, 3*time.Minute, "one pod Running, one waiting", func(ctx context.Context) (bool, error) {

@@ -1,0 +1,52 @@
+// Package seeds holds the manifests of the seed walkthroughs (shared/seeds
+// 000 StatefulSet, 003 SpiderReservedIP, 004 fixed addresses from a
+// SpiderSubnet) as the pages write them, once, for every test that walks
+// them: on simulated nodes (test/e2e) and on real ones (test/realnodes).
+//
+// This package is test harness: no product code may import it. It imports
+// only the standard library.
+package seeds
+
+import (
+	"embed"
+	"strings"
+)
+
+//go:embed manifests/*.yaml
+var files embed.FS
+
+// The manifests, named after the page they come from.
+var (
+	MultusConfig = read("multusconfig.yaml")
+
+	StatefulSetPool = read("000-pool.yaml")
+	StatefulSet     = read("000-statefulset.yaml")
+
+	ReservedIP           = read("003-reservedip.yaml")
+	ReservedIPPool       = read("003-pool.yaml")
+	ReservedIPDeployment = read("003-deployment.yaml")
+
+	Subnet               = read("004-subnet.yaml")
+	SubnetDeployment     = read("004-deployment.yaml")
+	ManualPool           = read("004-pool.yaml")
+	ManualPoolDeployment = read("004-manual-deployment.yaml")
+)
+
+func read(name string) string {
+	data, err := files.ReadFile("manifests/" + name)
+	if err != nil {
+		panic("seed manifest " + name + ": " + err.Error()) // embedded at build time: cannot happen
+	}
+	return string(data)
+}
+
+// defaultNetworkLine is the seeds' pod annotation naming the SpiderMultusConfig
+// (MultusConfig) as the pod's default network.
+const defaultNetworkLine = "        v1.multus-cni.io/default-network: kube-system/macvlan-ens192\n"
+
+// WithoutDefaultNetwork is manifest without the seeds' default-network
+// annotation: on nodes whose default network already is ipkeeper's macvlan on
+// ens192 the pod needs no NetworkAttachmentDefinition.
+func WithoutDefaultNetwork(manifest string) string {
+	return strings.ReplaceAll(manifest, defaultNetworkLine, "")
+}
