@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -83,18 +84,12 @@ func (m *CertManager) Ensure(ctx context.Context) error {
 
 // Start re-checks the Secret every CheckInterval until ctx ends.
 func (m *CertManager) Start(ctx context.Context) error {
-	t := time.NewTicker(m.CheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := m.Ensure(ctx); err != nil {
-				log.FromContext(ctx).Error(err, "Webhook certificate check failed")
-			}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := m.Ensure(ctx); err != nil {
+			log.FromContext(ctx).Error(err, "Webhook certificate check failed")
 		}
-	}
+	}, m.CheckInterval)
+	return nil
 }
 
 // NeedLeaderElection is false: every replica serves the webhook.

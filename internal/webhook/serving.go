@@ -11,6 +11,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -127,16 +128,10 @@ func (w *caFileWatcher) apply(ctx context.Context) error {
 // Start checks the file every period until ctx ends; a failed check is
 // logged and retried at the next one.
 func (w *caFileWatcher) Start(ctx context.Context) error {
-	t := time.NewTicker(w.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := w.apply(ctx); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "Registering the renewed webhook CA failed", "file", w.path)
-			}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := w.apply(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Registering the renewed webhook CA failed", "file", w.path)
 		}
-	}
+	}, w.every)
+	return nil
 }

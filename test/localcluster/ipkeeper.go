@@ -135,10 +135,8 @@ func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
 // IpkeeperChart is ipkeeper's chart at chartPath installed as a user
 // installs it, with the images `make images` tagged tag (imported into the
 // real nodes, so never pulled) and one controller replica. The default pool
-// is not the chart's post-install hook: that hook calls the webhook as soon
-// as the controller's pod is ready, which can be before the API server sees
-// its endpoint ("no endpoints available"), and a hook is not retried; apply
-// DefaultPool with CreateDefaultPool after the install instead.
+// is applied after the install with CreateDefaultPool, as on simulated
+// nodes, so that both kinds of cluster get the same DefaultPool.
 func IpkeeperChart(helm, chartPath, tag string) *Chart {
 	return &Chart{
 		Helm: helm, Release: "ipkeeper", Path: chartPath, Namespace: "kube-system",
