@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +32,7 @@ type trafficWatch struct {
 	fd     int
 	ifaces map[int]string // index → name: the machine's own interfaces
 	done   chan struct{}
+	exited chan struct{} // closed when run returns
 	mu     sync.Mutex
 	frames int      // outgoing frames seen on them, anyone's
 	leaks  []string // the cluster's, described
@@ -47,7 +47,7 @@ func watchTraffic(t *testing.T) *trafficWatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &trafficWatch{ifaces: map[int]string{}, done: make(chan struct{})}
+	w := &trafficWatch{ifaces: map[int]string{}, done: make(chan struct{}), exited: make(chan struct{})}
 	// The machine's own interfaces are its devices (eth0 …): not loopback,
 	// and not the veths and bridges of local clusters, this one's or others'
 	// running alongside (their traffic stays on the machine).
@@ -88,6 +88,7 @@ func (w *trafficWatch) txPackets() int {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func (w *trafficWatch) run() {
+	defer close(w.exited)
 	buf := make([]byte, 65536)
 	for {
 		select {
@@ -123,7 +124,7 @@ func (w *trafficWatch) run() {
 // counters say they sent meanwhile, and the leaks.
 func (w *trafficWatch) stop() (frames, sent int, leaks []string) {
 	close(w.done)
-	time.Sleep(300 * time.Millisecond) // one receive timeout
+	<-w.exited // within one receive timeout (SO_RCVTIMEO)
 	_ = unix.Close(w.fd)
 	w.mu.Lock()
 	defer w.mu.Unlock()
