@@ -50,7 +50,7 @@ func TestClusterWorkloads(t *testing.T) {
 		if p.Labels["app"] == "web" {
 			want = "Deployment/web"
 		}
-		got := kubectlIn(t, env, "", "-n", ns, "get", "spiderendpoint", p.Name,
+		got := env.RunKubectl(t, "-n", ns, "get", "spiderendpoint", p.Name,
 			"-o", "jsonpath={.status.ownerControllerType}/{.status.ownerControllerName}")
 		if got != want {
 			t.Errorf("SpiderEndpoint %s owner %q, want %q", p.Name, got, want)

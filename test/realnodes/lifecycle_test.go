@@ -21,6 +21,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // claim is the part of an IPClaim the tests read.
@@ -159,16 +160,16 @@ spec:
     master:
     - ens192
 `
-	if out, err := kubectl(ctx, env, mc, "apply", "-f", "-"); err != nil {
+	if out, err := seedwalk.Kubectl(ctx, env, mc, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply the SpiderMultusConfig: %v: %s", err, out)
 	}
 	env.WaitFor(t, time.Minute, "NetworkAttachmentDefinition macvlan-stays", func(ctx context.Context) (bool, error) {
-		_, err := kubectl(ctx, env, "", "-n", ns, "get", "network-attachment-definitions", "macvlan-stays")
+		_, err := seedwalk.Kubectl(ctx, env, "", "-n", ns, "get", "network-attachment-definitions", "macvlan-stays")
 		return err == nil, nil
 	})
 	stays := startPod(t, env, ns, "stays", "node1", nil)
 	names := func(ctx context.Context, kind string, args ...string) (map[string]bool, error) {
-		out, err := kubectl(ctx, env, "", append([]string{"get", kind, "-o", "name"}, args...)...)
+		out, err := seedwalk.Kubectl(ctx, env, "", append([]string{"get", kind, "-o", "name"}, args...)...)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s", err, out)
 		}

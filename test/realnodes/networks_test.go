@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // checkAdditionalNetwork: a SpiderMultusConfig rendered by the controller
@@ -47,16 +47,16 @@ spec:
     ippools:
       ipv4:
       - extra-` + ns + "\n"
-	if out, err := kubectl(t.Context(), env, manifest, "apply", "-f", "-"); err != nil {
+	if out, err := seedwalk.Kubectl(t.Context(), env, manifest, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply the pool and the SpiderMultusConfig: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = kubectl(ctx, env, "", "delete", "spiderippool", "extra-"+ns, "--wait=false")
+		_, _ = seedwalk.Kubectl(ctx, env, "", "delete", "spiderippool", "extra-"+ns, "--wait=false")
 	})
 	env.WaitFor(t, time.Minute, "NetworkAttachmentDefinition macvlan-extra", func(ctx context.Context) (bool, error) {
-		_, err := kubectl(ctx, env, "", "-n", ns, "get", "network-attachment-definitions", "macvlan-extra")
+		_, err := seedwalk.Kubectl(ctx, env, "", "-n", ns, "get", "network-attachment-definitions", "macvlan-extra")
 		return err == nil, nil
 	})
 
@@ -98,18 +98,10 @@ func checkPodDeletion(t *testing.T, env *framework.Env) {
 			return apierrors.IsNotFound(err), nil
 		})
 		env.WaitFor(t, time.Minute, "SpiderEndpoint "+name+" gone", func(ctx context.Context) (bool, error) {
-			out, err := kubectl(ctx, env, "", "-n", ns, "get", "spiderendpoints", name)
+			out, err := seedwalk.Kubectl(ctx, env, "", "-n", ns, "get", "spiderendpoints", name)
 			return err != nil && strings.Contains(out, "NotFound"), nil
 		})
 	}
-}
-
-// kubectl runs the cluster's kubectl with stdin and returns its combined output.
-func kubectl(ctx context.Context, env *framework.Env, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, env.KubectlPath, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 // startPod runs the nginx stand-in on node and returns it once Running with

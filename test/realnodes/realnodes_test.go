@@ -28,6 +28,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // defaultPool is the subnet of localcluster.DefaultPool.
@@ -70,8 +71,11 @@ func TestRealNodes(t *testing.T) {
 	t.Run("additional network", func(t *testing.T) { checkAdditionalNetwork(t, env) })
 	t.Run("pod deletion", func(t *testing.T) { checkPodDeletion(t, env) })
 	t.Run("helm upgrade", func(t *testing.T) { checkUpgrade(t, env) })
-	t.Run("seed statefulset", func(t *testing.T) { checkSeedStatefulSet(t, env) })
-	t.Run("seed reserved ip", func(t *testing.T) { checkSeedReservedIP(t, env) })
+	t.Run("seed 000 statefulset", func(t *testing.T) { seedwalk.StatefulSet(t, env) })
+	t.Run("seed 000 statefulset pod moves node", func(t *testing.T) { checkStatefulSetMovesNode(t, env) })
+	t.Run("seed 003 reserved ip", func(t *testing.T) { seedwalk.ReservedIP(t, env) })
+	t.Run("seed 004 subnet auto pool", func(t *testing.T) { seedwalk.SubnetAutoPool(t, env) })
+	t.Run("malformed annotation", func(t *testing.T) { seedwalk.MalformedAnnotation(t, env) })
 	t.Run("agent deleted during pod starts", func(t *testing.T) { checkAgentDeletedDuringPodStarts(t, env) })
 	// Last: it removes ipkeeper.
 	t.Run("helm uninstall", func(t *testing.T) { checkHelmUninstall(t, env) })

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // upgradeTag tags the images `helm upgrade` rolls to.
@@ -91,7 +92,7 @@ func checkUpgrade(t *testing.T, env *framework.Env) {
 // claimNames lists ipkeeper's address claims.
 func claimNames(t *testing.T, env *framework.Env) map[string]bool {
 	t.Helper()
-	out, err := kubectl(t.Context(), env, "", "get", "ipclaims", "-o", "name")
+	out, err := seedwalk.Kubectl(t.Context(), env, "", "get", "ipclaims", "-o", "name")
 	if err != nil {
 		t.Fatalf("list claims: %v: %s", err, out)
 	}

@@ -7,10 +7,7 @@
 // only the standard library.
 package seeds
 
-import (
-	"embed"
-	"strings"
-)
+import "embed"
 
 //go:embed manifests/*.yaml
 var files embed.FS
@@ -38,15 +35,4 @@ func read(name string) string {
 		panic("seed manifest " + name + ": " + err.Error()) // embedded at build time: cannot happen
 	}
 	return string(data)
-}
-
-// defaultNetworkLine is the seeds' pod annotation naming the SpiderMultusConfig
-// (MultusConfig) as the pod's default network.
-const defaultNetworkLine = "        v1.multus-cni.io/default-network: kube-system/macvlan-ens192\n"
-
-// WithoutDefaultNetwork is manifest without the seeds' default-network
-// annotation: on nodes whose default network already is ipkeeper's macvlan on
-// ens192 the pod needs no NetworkAttachmentDefinition.
-func WithoutDefaultNetwork(manifest string) string {
-	return strings.ReplaceAll(manifest, defaultNetworkLine, "")
 }
