@@ -133,12 +133,18 @@ func TestValidate(t *testing.T) {
 	if err := ok.validate(); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
+	real := ok
+	real.realNodes, real.deployments, real.replicas, real.maxPods = true, 2, 100, 102
+	if err := real.validate(); err != nil {
+		t.Errorf("200 pods on 2 real nodes of maxPods 102: %v", err)
+	}
 	for name, mut := range map[string]func(*config){
 		"no nodes":          func(c *config) { c.nodes = 0 },
 		"too many per node": func(c *config) { c.replicas = 200 },
 		"unknown mode":      func(c *config) { c.modes = []string{"calico"} },
 		"no replicas":       func(c *config) { c.replicas = 0 },
 		"no rounds":         func(c *config) { c.rounds = 0 },
+		"over real maxPods": func(c *config) { c.realNodes, c.replicas = true, 22 }, // 220 pods; 2 nodes of 110, 2 each kept for ipkeeper
 	} {
 		c := ok
 		mut(&c)

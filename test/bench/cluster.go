@@ -41,13 +41,13 @@ const (
 func startCluster(ctx context.Context, mode, stateDir string, b binaries, nodes int, progress func(string)) (*env, error) {
 	cfg := b.cluster
 	cfg.StateDir, cfg.Nodes, cfg.Progress = stateDir, nodes, progress
-	switch mode {
-	case modeIpkeeper:
+	switch {
+	case mode == modeHostLocal:
+		cfg.DefaultNetwork, cfg.Chart = localcluster.HostLocalNetwork, nil
+	case !cfg.RealNodes: // real nodes: b.cluster installs ipkeeper's chart
 		if err := b.ipkeeper.Apply(&cfg); err != nil {
 			return nil, err
 		}
-	case modeHostLocal:
-		cfg.DefaultNetwork = localcluster.HostLocalNetwork
 	}
 	c, err := localcluster.Up(ctx, cfg)
 	if c == nil {

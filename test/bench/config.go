@@ -20,6 +20,8 @@ type config struct {
 	k8sBinDir                    string // empty: hack/build-k8s.sh
 	workDir                      string // state dirs and binaries; empty: a temp dir
 	keepLogs                     bool   // keep the clusters' logs even when all went well
+	realNodes                    bool   // kubelet + containerd nodes, ipkeeper from its chart
+	maxPods                      int    // real nodes' kubelet maxPods; 0: the kubelet's default
 	args                         []string
 }
 
@@ -28,7 +30,9 @@ func (c config) pods() int { return c.deployments * c.replicas }
 func parseFlags(args []string) (config, error) {
 	cfg := config{args: args}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.IntVar(&cfg.nodes, "nodes", 10, "simulated nodes")
+	fs.IntVar(&cfg.nodes, "nodes", 10, "nodes (simulated unless -real-nodes)")
+	fs.BoolVar(&cfg.realNodes, "real-nodes", false, "real nodes (kubelet, containerd, Multus; pods run the pause image), ipkeeper installed by its chart; host-local on the same kind of nodes")
+	fs.IntVar(&cfg.maxPods, "max-pods", 0, "with -real-nodes, every kubelet's maxPods (0: the kubelet's default, 110)")
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
 	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")
@@ -63,6 +67,8 @@ func (c config) validate() error {
 		return errors.New("-deployments and -replicas must be at least 1")
 	case c.pods() > maxPods:
 		return fmt.Errorf("%d pods do not fit the bench pool (at most %d)", c.pods(), maxPods)
+	case c.realNodes && c.pods() > c.nodes*(c.kubeletMaxPods()-realNodeSystemPods):
+		return fmt.Errorf("%d pods do not fit %d real nodes of %d pods each (%d of them ipkeeper's and the system's): raise -max-pods", c.pods(), c.nodes, c.kubeletMaxPods(), realNodeSystemPods)
 	case c.pods() > c.nodes*hostLocalPerNode:
 		return fmt.Errorf("%d pods do not fit %d nodes' host-local ranges (%d each)", c.pods(), c.nodes, hostLocalPerNode)
 	}
@@ -72,6 +78,18 @@ func (c config) validate() error {
 		}
 	}
 	return nil
+}
+
+// realNodeSystemPods is what a real node keeps for pods other than the
+// workload's: ipkeeper's agent and, on one node, its controller.
+const realNodeSystemPods = 2
+
+// kubeletMaxPods is the pods a real node's kubelet admits.
+func (c config) kubeletMaxPods() int {
+	if c.maxPods > 0 {
+		return c.maxPods
+	}
+	return 110 // the kubelet's default
 }
 
 // hostLocalPerNode is half a node's host-local /24, so that during

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times on Linux.
@@ -17,6 +23,11 @@ const (
 	cpuBench   = "bench-driver" // this process
 	cpuMachine = "machine-busy" // every process on the machine, other tenants included
 	cpuOther   = "other"        // machine-busy minus everything above
+	// Real nodes, from their cgroups: the kubelet, containerd, its shims,
+	// kube-proxy and the CNI plugins; and every pod's containers (ipkeeper's
+	// agents and controller, the workload's pause containers).
+	cpuNodeSystem = "node-system"
+	cpuNodePods   = "node-pods"
 )
 
 // cpuTimes is CPU seconds per component.
@@ -32,6 +43,9 @@ func (e *env) cpu() (cpuTimes, error) {
 	}
 	out := cpuTimes{}
 	for _, p := range procs {
+		if e.cluster.RealNodes() && inNodeCgroup(p.PID, e.nodes) {
+			continue // counted with its node's cgroup below
+		}
 		self, children, err := procCPU(p.PID)
 		if err != nil {
 			continue // exited; its time is gone with it
@@ -40,6 +54,17 @@ func (e *env) cpu() (cpuTimes, error) {
 		out[name] += self
 		if name == "nodesim" {
 			out[cpuPlugins] += children
+		}
+	}
+	if e.cluster.RealNodes() {
+		for _, n := range e.nodes {
+			for part, name := range map[string]string{"system": cpuNodeSystem, "kubepods": cpuNodePods} {
+				s, err := cgroupCPU(filepath.Join(n.Cgroup(), part))
+				if err != nil {
+					return nil, err
+				}
+				out[name] += s
+			}
 		}
 	}
 	var ru syscall.Rusage
@@ -87,6 +112,42 @@ func procCPU(pid int) (self, children float64, err error) {
 		t[i] = v / clockTicks
 	}
 	return t[0] + t[1], t[2] + t[3], nil
+}
+
+// cgroupCPU is the CPU seconds of every task ever in the cgroup v1 cpuacct
+// group cg (a path under the hierarchy's root); 0 when it does not exist yet.
+func cgroupCPU(cg string) (float64, error) {
+	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpuacct", cg, "cpuacct.usage"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read CPU of cgroup %s: %w", cg, err)
+	}
+	ns, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+	if err != nil {
+		return 0, fmt.Errorf("CPU of cgroup %s: %w", cg, err)
+	}
+	return ns / 1e9, nil
+}
+
+// inNodeCgroup reports whether a process runs in a real node's cgroup (the
+// kubelet, containerd and kube-proxy do), whose CPU its node's cgroup counts.
+func inNodeCgroup(pid int, nodes []localcluster.Node) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// hierarchy-ID:controllers:path; the cpuacct line names the group.
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && strings.Contains(f[1], "cpuacct") {
+			return slices.ContainsFunc(nodes, func(n localcluster.Node) bool {
+				return f[2] == n.Cgroup() || strings.HasPrefix(f[2], n.Cgroup()+"/")
+			})
+		}
+	}
+	return false
 }
 
 // machineBusy is the CPU seconds all CPUs spent neither idle nor waiting

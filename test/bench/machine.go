@@ -67,3 +67,26 @@ func firstLineValue(text, key string) string {
 func k8sVersion(dir string) string {
 	return strings.TrimPrefix(filepath.Base(dir), "k8s-")
 }
+
+// nodeMemory is each real node's resident memory in MiB: total_rss of its
+// cgroup v1 memory group (hierarchical: the node's processes and its pods).
+func (e *env) nodeMemory() (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, n := range e.nodes {
+		path := filepath.Join("/sys/fs/cgroup/memory", n.Cgroup(), "memory.stat")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read memory of %s: %w", n.Name, err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "total_rss "); ok {
+				b, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %q: %w", path, line, err)
+				}
+				out[n.Name] = round3(b / (1 << 20))
+			}
+		}
+	}
+	return out, nil
+}

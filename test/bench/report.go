@@ -18,8 +18,10 @@ const maxRatio = 1.3
 
 // report is test/bench/results/latest.json.
 type report struct {
-	Machine     string      `json:"machine"`
-	Nodes       int         `json:"nodes"`
+	Machine string `json:"machine"`
+	Nodes   int    `json:"nodes"`
+	// RealNodes: kubelet + containerd nodes, ipkeeper from its chart.
+	RealNodes   bool        `json:"real_nodes,omitempty"`
 	Pods        int         `json:"pods"`
 	Deployments int         `json:"deployments"`
 	Replicas    int         `json:"replicas"`
@@ -56,7 +58,7 @@ var notes = []string{
 	"add_p50_ms/add_p99_ms: the agents' ipkeeper_agent_request_duration_seconds{op=add} summed over nodes, interpolated linearly within buckets (1, 2, 5, 10, 20, 50, 100 ms …)",
 	"sandbox_*: the node simulators' logged sandbox setup time (netns + whole CNI chain: macvlan and the IPAM plugin), exact percentiles",
 	"api_*: apiserver_request_total differences over the phase, every client (the bench itself included)",
-	"cpu_s: CPU seconds per component over the phase from /proc; cni-plugins are the simulators' reaped children; other = machine busy time not accounted to the cluster or the bench (other tenants)",
+	"cpu_s: CPU seconds per component over the phase from /proc; cni-plugins are the simulators' reaped children; other = machine busy time not accounted to the cluster or the bench (other tenants); on real nodes node-system (kubelet, containerd, shims, kube-proxy, CNI plugins) and node-pods (every pod's containers: ipkeeper's agents and controller, the workload's pause) are the nodes' cgroups",
 }
 
 // round is one run of every mode, in Order.
@@ -89,7 +91,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return nil, err
 	}
 	fmt.Printf("bench: %d nodes, %d Deployments x %d replicas = %d pods; work dir %s\n", cfg.nodes, cfg.deployments, cfg.replicas, cfg.pods(), dir)
-	b, err := buildBinaries(dir, cfg.k8sBinDir, cfg.nodes)
+	b, err := buildBinaries(dir, cfg.k8sBinDir, cfg.nodes, cfg.realNodes, cfg.maxPods)
 	if err != nil {
 		return nil, errors.Join(err, cleanup(false))
 	}
@@ -153,7 +155,7 @@ func workDir(dir string) (string, func(failed bool) error, error) {
 func newReport(cfg config, b binaries) *report {
 	load, _ := os.ReadFile("/proc/loadavg")
 	return &report{
-		Machine: machine(), Nodes: cfg.nodes, Pods: cfg.pods(), Deployments: cfg.deployments, Replicas: cfg.replicas,
+		Machine: machine(), Nodes: cfg.nodes, RealNodes: cfg.realNodes, Pods: cfg.pods(), Deployments: cfg.deployments, Replicas: cfg.replicas,
 		LoadAverage: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
 		Go:          runtime.Version(), Kubernetes: k8sVersion(b.cluster.K8sBinDir), Etcd: etcdVersion(),
 		Date: time.Now().UTC().Format("2006-01-02"), Started: time.Now().UTC().Format("2006-01-02T1504Z"),

@@ -32,11 +32,15 @@ type modeResult struct {
 	APIRequestsPerPod float64 `json:"api_requests_per_pod"`
 	// SandboxP50Ms and SandboxP99Ms are the create phase's sandbox setup
 	// times (namespace and CNI chain) logged by the node simulators.
-	SandboxP50Ms float64       `json:"sandbox_p50_ms"`
-	SandboxP99Ms float64       `json:"sandbox_p99_ms"`
-	ClusterUpS   float64       `json:"cluster_up_s"`
-	Phases       []phaseResult `json:"phases"`
-	Failures     []string      `json:"failures,omitempty"`
+	SandboxP50Ms float64 `json:"sandbox_p50_ms"`
+	SandboxP99Ms float64 `json:"sandbox_p99_ms"`
+	ClusterUpS   float64 `json:"cluster_up_s"`
+	// NodeMemoryMiB is, on real nodes, each node's resident memory (its
+	// cgroup's RSS: kubelet, containerd, shims, kube-proxy and every pod)
+	// with every pod of the workload running, at the end of create.
+	NodeMemoryMiB map[string]float64 `json:"node_memory_mib,omitempty"`
+	Phases        []phaseResult      `json:"phases"`
+	Failures      []string           `json:"failures,omitempty"`
 }
 
 // runMode starts a fresh cluster for mode, runs the three phases and takes
@@ -90,6 +94,11 @@ func (r *runner) run(ctx context.Context, res *modeResult) error {
 		}
 		for _, p := range pr.Checks.problems() {
 			res.Failures = append(res.Failures, ph.name+": "+p)
+		}
+		if ph.name == "create" && r.env.cluster.RealNodes() {
+			if res.NodeMemoryMiB, err = r.env.nodeMemory(); err != nil {
+				return err
+			}
 		}
 	}
 	res.summarize()

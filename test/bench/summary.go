@@ -48,6 +48,14 @@ func printSummary(w io.Writer, rep *report) {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t\t\t\t\n", label, rep.Ratios[phaseCreate], rep.Ratios[phaseRecreate], rep.Ratios[phaseDelete])
 	}
 	_ = tw.Flush()
+	for _, m := range []struct {
+		name string
+		r    *modeResult
+	}{{modeIpkeeper, rep.Ipkeeper}, {modeHostLocal, rep.HostLocal}} {
+		if m.r != nil && len(m.r.NodeMemoryMiB) > 0 {
+			fmt.Fprintf(w, "%s: real nodes' memory with every pod running (MiB): %v\n", m.name, m.r.NodeMemoryMiB)
+		}
+	}
 	fmt.Fprintf(w, "duplicates %d; targets %v\n", rep.Duplicates, rep.Targets)
 	if len(rep.Failures) > 0 {
 		fmt.Fprintf(w, "FAILURES:\n  %s\n", strings.Join(rep.Failures, "\n  "))

@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
 // The workload's objects.
@@ -18,12 +20,22 @@ const (
 	benchNamespace = "ipkeeper-bench"
 	benchLabel     = "ipkeeper-bench" // on every Deployment and pod, value "scale"
 	benchValue     = "scale"
-	benchImage     = "registry.invalid/bench:1" // never pulled: no container runtime
+	benchImage     = "registry.invalid/bench:1" // simulated nodes: never pulled, no container runtime
 	poolAnnotation = "ipam.spidernet.io/ippool"
 	// createWorkers and deleteWorkers bound the bench's own concurrent calls.
 	createWorkers = 16
 	deleteWorkers = 32
 )
+
+// podImage is what the workload's pods run: on real nodes the smallest
+// image they have imported (the sandbox's), as the cost measured is the
+// network's, not an application's.
+func (e *env) podImage() string {
+	if e.cluster.RealNodes() {
+		return localcluster.SandboxImage
+	}
+	return benchImage
+}
 
 func (e *env) createNamespace(ctx context.Context) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}}
@@ -36,7 +48,7 @@ func (e *env) createNamespace(ctx context.Context) error {
 // deployment is the i-th Deployment of the workload. Every pod names the
 // bench pool; host-local ignores the annotation, so both modes create the
 // very same objects.
-func deployment(i, replicas int) *appsv1.Deployment {
+func deployment(i, replicas int, image string) *appsv1.Deployment {
 	name := fmt.Sprintf("bench-%03d", i)
 	labels := map[string]string{"app": name, benchLabel: benchValue}
 	return &appsv1.Deployment{
@@ -49,7 +61,7 @@ func deployment(i, replicas int) *appsv1.Deployment {
 					Labels:      labels,
 					Annotations: map[string]string{poolAnnotation: fmt.Sprintf(`{"ipv4":[%q]}`, benchPool)},
 				},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: benchImage}}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image, ImagePullPolicy: corev1.PullIfNotPresent}}},
 			},
 		},
 	}
@@ -58,7 +70,7 @@ func deployment(i, replicas int) *appsv1.Deployment {
 func (e *env) createDeployments(ctx context.Context, count, replicas int) error {
 	api := e.cs.AppsV1().Deployments(benchNamespace)
 	return parallel(ctx, count, createWorkers, func(ctx context.Context, i int) error {
-		if _, err := api.Create(ctx, deployment(i, replicas), metav1.CreateOptions{}); err != nil {
+		if _, err := api.Create(ctx, deployment(i, replicas, e.podImage()), metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create deployment %d: %w", i, err)
 		}
 		return nil
@@ -83,7 +95,7 @@ func (e *env) deleteDeployments(ctx context.Context, count int) error {
 	api := e.cs.AppsV1().Deployments(benchNamespace)
 	opts := metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}
 	return parallel(ctx, count, deleteWorkers, func(ctx context.Context, i int) error {
-		if err := api.Delete(ctx, deployment(i, 0).Name, opts); err != nil && !apierrors.IsNotFound(err) {
+		if err := api.Delete(ctx, deployment(i, 0, "").Name, opts); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete deployment %d: %w", i, err)
 		}
 		return nil

@@ -210,7 +210,11 @@ func freshConfig(opts Options, logf func(string, ...any)) (localcluster.Config, 
 		return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
 	}
 	if opts.RealNodes {
-		if err := applyRealNodes(&cfg, opts.Ipkeeper); err != nil {
+		root, err := localcluster.RepoRoot()
+		if err == nil {
+			err = cfg.UseRealNodes(root, filepath.Join(cfg.StateDir, "bin"), realNodeImageTag, opts.Ipkeeper)
+		}
+		if err != nil {
 			return localcluster.Config{}, errors.Join(err, os.RemoveAll(state))
 		}
 	} else if opts.Ipkeeper {
@@ -240,28 +244,6 @@ func applyIpkeeper(cfg *localcluster.Config) error {
 
 // realNodeImageTag tags the images a test builds for real nodes.
 const realNodeImageTag = "e2e"
-
-// applyRealNodes builds the images real nodes import (make images) and, with
-// ipkeeper, installs it from its chart.
-func applyRealNodes(cfg *localcluster.Config, ipkeeper bool) error {
-	root, err := localcluster.RepoRoot()
-	if err != nil {
-		return err
-	}
-	if cfg.Images, err = localcluster.BuildImages(root, filepath.Join(cfg.StateDir, "bin"), realNodeImageTag); err != nil {
-		return err
-	}
-	if !ipkeeper {
-		return nil
-	}
-	helm, err := localcluster.Helm(root)
-	if err != nil {
-		return err
-	}
-	cfg.DefaultNetwork = localcluster.IpkeeperNetwork
-	cfg.Chart = localcluster.IpkeeperChart(helm, filepath.Join(root, "charts", "ipkeeper"), realNodeImageTag)
-	return nil
-}
 
 // teardown removes a fresh cluster; KEEP_CLUSTER=1 keeps it for debugging.
 func teardown(c *localcluster.Cluster, stateDir string) error {

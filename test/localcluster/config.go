@@ -71,6 +71,9 @@ type Config struct {
 	RegistryPath string
 	// Chart, when set, is installed with helm once real nodes are Ready.
 	Chart *Chart
+	// MaxPods is every real node's kubelet maxPods; 0 keeps the kubelet's
+	// default (110).
+	MaxPods int
 	// K8sBinDir holds kube-apiserver, kube-controller-manager, kube-scheduler
 	// and kubectl (and, for real nodes, kubelet and kube-proxy).
 	K8sBinDir string

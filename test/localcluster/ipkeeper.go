@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,8 +76,21 @@ func (ik Ipkeeper) Apply(cfg *Config) error {
 	return nil
 }
 
-// AgentMetricsAddress returns where the agent of node serves /metrics.
+// ChartAgentMetricsPort is the port of the agent's /metrics on its node when
+// the chart runs it (its default value, which IpkeeperChart keeps).
+const ChartAgentMetricsPort = 5711
+
+// AgentMetricsAddress returns where the agent of node serves /metrics: on
+// real nodes, the node's underlay address (the chart's agent uses the host
+// network).
 func (c *Cluster) AgentMetricsAddress(node string) (string, error) {
+	if c.st.RealNodes && c.cfg.Chart != nil {
+		n, ok := c.node(node)
+		if !ok {
+			return "", fmt.Errorf("no node %s", node)
+		}
+		return netip.AddrPortFrom(n.Address.Addr(), ChartAgentMetricsPort).String(), nil
+	}
 	if c.cfg.NodeProcesses == nil {
 		return "", fmt.Errorf("cluster runs no agents")
 	}
@@ -131,6 +145,27 @@ func (c *Cluster) CreateDefaultPool(ctx context.Context) error {
 // IpkeeperNetwork renders the nodes' default network of IPAM=spiderpool:
 // macvlan on ens192 with the spiderpool IPAM.
 func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
+
+// UseRealNodes makes cfg a cluster of real nodes running what `make images`
+// builds into binDir (tagged tag) and, with ipkeeper, ipkeeper installed by
+// its chart as the nodes' IPAM.
+func (cfg *Config) UseRealNodes(root, binDir, tag string, ipkeeper bool) error {
+	cfg.RealNodes = true
+	var err error
+	if cfg.Images, err = BuildImages(root, binDir, tag); err != nil {
+		return err
+	}
+	if !ipkeeper {
+		return nil
+	}
+	helm, err := Helm(root)
+	if err != nil {
+		return err
+	}
+	cfg.DefaultNetwork = IpkeeperNetwork
+	cfg.Chart = IpkeeperChart(helm, filepath.Join(root, "charts", "ipkeeper"), tag)
+	return nil
+}
 
 // IpkeeperChart is ipkeeper's chart at chartPath installed as a user
 // installs it, with the images `make images` tagged tag (imported into the

@@ -21,9 +21,9 @@ import (
 // further.
 var HostAddress = netip.MustParsePrefix("10.6.0.1/16")
 
-// What a real node's containerd runs as the sandbox; hack/tools/images builds
-// it (test/images/pause).
-const sandboxImage = "registry.k8s.io/pause:3.10"
+// SandboxImage is what a real node's containerd runs as the sandbox, and the
+// smallest image a pod can run; hack/tools/images builds it (test/images/pause).
+const SandboxImage = "registry.k8s.io/pause:3.10"
 
 // A real node's view of the host: each target is a bind mount, inside the
 // node's own mount namespace, of a directory or file under the node's state

@@ -83,7 +83,7 @@ func nodePath(rel string) string { return filepath.Join(nodeKubeDir, rel) }
 func (c *Cluster) writeNodeConfigs(n Node) error {
 	files := map[string]string{
 		"containerd.toml": containerdConfig(c.registryAddress()),
-		"kubelet.yaml":    kubeletConfig(n),
+		"kubelet.yaml":    kubeletConfig(n, c.cfg.MaxPods),
 		"kube-proxy.yaml": kubeProxyConfig(n),
 	}
 	for name, content := range files {
@@ -119,7 +119,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
   address = "` + containerdSocket + `"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "` + sandboxImage + `"
+  sandbox_image = "` + SandboxImage + `"
   restrict_oom_score_adj = true
   disable_apparmor = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -141,7 +141,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 // under the node's own cgroup, nothing added to iptables, imported images
 // never collected (nothing can be pulled again), no read-only port, and a
 // resolver that answers nothing outside the machine.
-func kubeletConfig(n Node) string {
+func kubeletConfig(n Node, maxPods int) string {
+	extra := ""
+	if maxPods > 0 {
+		extra = fmt.Sprintf("maxPods: %d\n", maxPods)
+	}
 	return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -175,7 +179,7 @@ evictionHard:
   nodefs.available: 1%
   imagefs.available: 1%
   nodefs.inodesFree: 1%
-`
+` + extra
 }
 
 // kubeProxyConfig runs kube-proxy in iptables mode in the node's network
