@@ -149,10 +149,10 @@ func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
 // UseRealNodes makes cfg a cluster of real nodes running what `make images`
 // builds into binDir (tagged tag) and, with ipkeeper, ipkeeper installed by
 // its chart as the nodes' IPAM.
-func (cfg *Config) UseRealNodes(root, binDir, tag string, ipkeeper bool) error {
-	cfg.RealNodes = true
+func (c *Config) UseRealNodes(root, binDir, tag string, ipkeeper bool) error {
+	c.RealNodes = true
 	var err error
-	if cfg.Images, err = BuildImages(root, binDir, tag); err != nil {
+	if c.Images, err = BuildImages(root, binDir, tag); err != nil {
 		return err
 	}
 	if !ipkeeper {
@@ -162,8 +162,8 @@ func (cfg *Config) UseRealNodes(root, binDir, tag string, ipkeeper bool) error {
 	if err != nil {
 		return err
 	}
-	cfg.DefaultNetwork = IpkeeperNetwork
-	cfg.Chart = IpkeeperChart(helm, filepath.Join(root, "charts", "ipkeeper"), tag)
+	c.DefaultNetwork = IpkeeperNetwork
+	c.Chart = IpkeeperChart(helm, filepath.Join(root, "charts", "ipkeeper"), tag)
 	return nil
 }
 
