@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -69,7 +70,7 @@ func (c config) validate() error {
 		return fmt.Errorf("%d pods do not fit the bench pool (at most %d)", c.pods(), maxPods)
 	case c.realNodes && c.pods() > c.nodes*(c.kubeletMaxPods()-realNodeSystemPods):
 		return fmt.Errorf("%d pods do not fit %d real nodes of %d pods each (%d of them ipkeeper's and the system's): raise -max-pods", c.pods(), c.nodes, c.kubeletMaxPods(), realNodeSystemPods)
-	case c.pods() > c.nodes*hostLocalPerNode:
+	case slices.Contains(c.modes, modeHostLocal) && c.pods() > c.nodes*hostLocalPerNode:
 		return fmt.Errorf("%d pods do not fit %d nodes' host-local ranges (%d each)", c.pods(), c.nodes, hostLocalPerNode)
 	}
 	for _, m := range c.modes {

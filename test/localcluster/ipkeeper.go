@@ -146,7 +146,7 @@ func (c *Cluster) CreateDefaultPool(ctx context.Context) error {
 // macvlan on ens192 with the spiderpool IPAM.
 func IpkeeperNetwork(n Node) ([]byte, error) { return ipkeeperNetwork(n) }
 
-// UseRealNodes makes cfg a cluster of real nodes running what `make images`
+// UseRealNodes makes the cluster of real nodes running what `make images`
 // builds into binDir (tagged tag) and, with ipkeeper, ipkeeper installed by
 // its chart as the nodes' IPAM.
 func (c *Config) UseRealNodes(root, binDir, tag string, ipkeeper bool) error {
