@@ -58,7 +58,7 @@ func startCluster(ctx context.Context, mode, stateDir string, b binaries, nodes 
 		return e, err
 	}
 	if mode == modeIpkeeper {
-		progress("create the default pool (waits for the webhooks)")
+		progress("the default pool (real nodes: created by the chart's controller; simulated: applied once the webhooks serve)")
 		if err := c.CreateDefaultPool(ctx); err != nil {
 			return e, err
 		}

@@ -23,13 +23,20 @@ const IpkeeperNetworkName = "macvlan-ipkeeper"
 const DefaultPool = `apiVersion: spiderpool.spidernet.io/v2beta1
 kind: SpiderIPPool
 metadata:
-  name: default-v4
+  name: ` + DefaultPoolName + `
 spec:
-  subnet: 10.6.0.0/16
+  subnet: ` + defaultPoolSubnet + `
   ips:
-  - 10.6.10.1-10.6.19.254
+  - ` + defaultPoolRange + `
   default: true
 `
+
+// DefaultPool's name, subnet and addresses.
+const (
+	DefaultPoolName   = "default-v4"
+	defaultPoolSubnet = "10.6.0.0/16"
+	defaultPoolRange  = "10.6.10.1-10.6.19.254"
+)
 
 // Ipkeeper describes the ipkeeper binaries of IPAM=spiderpool.
 type Ipkeeper struct {
@@ -125,19 +132,25 @@ func ipkeeperNetwork(Node) ([]byte, error) {
 	return data, nil
 }
 
-// CreateDefaultPool applies DefaultPool once the controller's webhooks
-// answer (they default and validate every pool).
+// CreateDefaultPool makes sure DefaultPool exists: on real nodes the
+// chart's controller creates it from the chart's clusterDefaultPool values
+// (IpkeeperChart), as a user's install would, and this waits for it; on
+// simulated nodes it is applied once the controller's webhooks serve.
 func (c *Cluster) CreateDefaultPool(ctx context.Context) error {
+	args := []string{"--kubeconfig", c.Kubeconfig(), "apply", "-f", "-"}
+	if c.st.RealNodes && c.cfg.Chart != nil {
+		args = []string{"--kubeconfig", c.Kubeconfig(), "get", "spiderippool", DefaultPoolName, "-o", "name"}
+	}
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		cmd := exec.CommandContext(ctx, c.Kubectl(), "--kubeconfig", c.Kubeconfig(), "apply", "-f", "-")
+		cmd := exec.CommandContext(ctx, c.Kubectl(), args...)
 		cmd.Stdin = strings.NewReader(DefaultPool)
 		out, err := cmd.CombinedOutput()
 		last = strings.TrimSpace(string(out))
 		return err == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("create the default pool (see %s): %s", filepath.Join(c.logDir(), "ipkeeper-controller.log"), last)
+		return fmt.Errorf("the default pool %s (see the controller's log in %s): %s", DefaultPoolName, c.logDir(), last)
 	}
 	return nil
 }
@@ -169,9 +182,9 @@ func (c *Config) UseRealNodes(root, binDir, tag string, ipkeeper bool) error {
 
 // IpkeeperChart is ipkeeper's chart at chartPath installed as a user
 // installs it, with the images `make images` tagged tag (imported into the
-// real nodes, so never pulled) and one controller replica. The default pool
-// is applied after the install with CreateDefaultPool, as on simulated
-// nodes, so that both kinds of cluster get the same DefaultPool.
+// real nodes, so never pulled), one controller replica, and DefaultPool as
+// the chart's default pool (the controller creates it; CreateDefaultPool
+// waits for it), so that both kinds of cluster get the same one.
 func IpkeeperChart(helm, chartPath, tag string) *Chart {
 	return &Chart{
 		Helm: helm, Release: "ipkeeper", Path: chartPath, Namespace: "kube-system",
@@ -181,6 +194,9 @@ func IpkeeperChart(helm, chartPath, tag string) *Chart {
 			"spiderpoolController.image.registry=ghcr.io", "spiderpoolController.image.repository=ipkeeper/ipkeeper-controller",
 			"spiderpoolController.image.tag=" + tag, "spiderpoolController.image.pullPolicy=IfNotPresent",
 			"spiderpoolController.replicas=1", "spiderpoolController.podDisruptionBudget.enabled=false",
+			// DefaultPool, created by the controller as a user's install would.
+			"clusterDefaultPool.installIPv4IPPool=true", "clusterDefaultPool.ipv4IPPoolName=" + DefaultPoolName,
+			"clusterDefaultPool.ipv4Subnet=" + defaultPoolSubnet, "clusterDefaultPool.ipv4IPRanges={" + defaultPoolRange + "}",
 		},
 	}
 }

@@ -129,7 +129,11 @@ func up(ctx context.Context, args []string) error {
 	}
 	c, err := localcluster.Up(ctx, cfg)
 	if err == nil && *ipam == "spiderpool" {
-		progress("create the default pool " + "default-v4")
+		if c.RealNodes() {
+			progress("wait for the default pool " + localcluster.DefaultPoolName + " (the chart's controller creates it)")
+		} else {
+			progress("create the default pool " + localcluster.DefaultPoolName)
+		}
 		err = c.CreateDefaultPool(ctx)
 	}
 	if err != nil {
