@@ -17,7 +17,7 @@ type SpiderReservedIPSpec struct {
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:items:MaxLength=91
-	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}((\.[0-9]{1,3}){3})?))?$`
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	IPs []string `json:"ips,omitempty"`
 }
 

@@ -27,14 +27,14 @@ type SpiderSubnetSpec struct {
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:items:MaxLength=91
-	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}((\.[0-9]{1,3}){3})?))?$`
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	IPs []string `json:"ips,omitempty"`
 
 	// excludeIPs lists addresses (the forms of ips) inside ips that no pool is given.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:items:MaxLength=91
-	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}((\.[0-9]{1,3}){3})?))?$`
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	ExcludeIPs []string `json:"excludeIPs,omitempty"`
 
 	// gateway is inherited by the subnet's pools that set none.
