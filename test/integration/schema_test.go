@@ -68,6 +68,26 @@ func TestIntegrationSchemaRefusesMalformedEntriesWithoutTheWebhook(t *testing.T)
 			return s
 		}(), []string{"spec.excludeIPs[0]", `"ten"`}},
 	}
+	const smcNS = "schema-smc"
+	namespace(t, smcNS)
+	smc := func(name string, mutate func(*v2beta1.SpiderMultusConfigSpec)) *v2beta1.SpiderMultusConfig {
+		o := &v2beta1.SpiderMultusConfig{ObjectMeta: metav1.ObjectMeta{Namespace: smcNS, Name: name},
+			Spec: v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeMacvlan, Macvlan: &v2beta1.MasterNICConfig{Master: []string{"ens192"}}}}
+		mutate(&o.Spec)
+		return o
+	}
+	refusedCases = append(refusedCases, []struct {
+		name string
+		obj  client.Object
+		want []string
+	}{
+		{"multus config: unknown cniType", smc("schema-smc-type", func(s *v2beta1.SpiderMultusConfigSpec) { s.CNIType = "bridge" }),
+			[]string{"spec.cniType", `"bridge"`, "supported values"}},
+		{"multus config: VLAN out of range", smc("schema-smc-vlan", func(s *v2beta1.SpiderMultusConfigSpec) { s.Macvlan.VlanID = ptr.To(int32(5000)) }),
+			[]string{"spec.macvlan.vlanID", "5000", "4094"}},
+		{"multus config: macvlan without a master", smc("schema-smc-master", func(s *v2beta1.SpiderMultusConfigSpec) { s.Macvlan = nil }),
+			[]string{"spec", "macvlan.master is required when cniType is macvlan"}},
+	}...)
 	for _, tc := range refusedCases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := env.client.Create(ctx, tc.obj)
