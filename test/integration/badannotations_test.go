@@ -101,6 +101,18 @@ func TestIntegrationMalformedAnnotationsAreReportedAndChangeNothing(t *testing.T
 			}
 		})
 	}
+	// A pool that does not exist is no syntax error: the allocation fails,
+	// naming the pool and why.
+	unknown := annotatedPod(t, ns, "unknown-pool", map[string]string{spiderpool.AnnoPool: `{"ipv4":["no-such-pool"]}`})
+	_, err = add(t.Context(), agent, unknown, "c-unknown")
+	var apiErr *agentapi.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != agentapi.CodeAllocationFailed || !strings.Contains(apiErr.Msg, "no-such-pool: no such SpiderIPPool") {
+		t.Fatalf("ADD naming an unknown pool: %v; want code %d naming the pool", err, agentapi.CodeAllocationFailed)
+	}
+	t.Logf("CNI error %d: %s", apiErr.Code, apiErr.Msg)
+	if event := podWarning(t, unknown, "IPAllocationFailed"); !strings.Contains(event, "no such SpiderIPPool") {
+		t.Errorf("event %q does not name the missing pool", event)
+	}
 	if after := claimsOf(t, pool); !maps.Equal(before, after) {
 		t.Fatalf("claims of %s changed: before %v, after %v", pool, before, after)
 	}

@@ -305,9 +305,18 @@ func testSubnetWebhook(t *testing.T) {
 		return &v2beta1.SpiderSubnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v2beta1.SpiderSubnetSpec{Subnet: cidr, IPs: ips}}
 	}
 	mustCreate(t, subnet("wh-subnet", "10.40.0.0/16", "10.40.1.0-10.40.1.255"))
-	refused(t, env.client.Create(ctx, subnet("wh-subnet-overlap", "10.40.128.0/17", "10.40.128.1")), "spec.subnet", "overlaps SpiderSubnet wh-subnet")
-	refused(t, env.client.Create(ctx, subnet("wh-subnet-outside", "10.41.0.0/16", "10.42.0.1")), "spec.ips[0]", "10.42.0.1")
-	refused(t, env.client.Create(ctx, ipPool("wh-outside-owner", "10.40.0.0/16", "10.40.2.1")), "spec.ips", "10.40.2.1", "outside SpiderSubnet wh-subnet")
+	for _, tc := range []struct {
+		obj  client.Object
+		want []string
+	}{
+		{subnet("wh-subnet-overlap", "10.40.128.0/17", "10.40.128.1"), []string{"spec.subnet", "overlaps SpiderSubnet wh-subnet"}},
+		{subnet("wh-subnet-outside", "10.41.0.0/16", "10.42.0.1"), []string{"spec.ips[0]", "10.42.0.1"}},
+		{ipPool("wh-outside-owner", "10.40.0.0/16", "10.40.2.1"), []string{"spec.ips", "10.40.2.1", "outside SpiderSubnet wh-subnet"}},
+	} {
+		err := env.client.Create(ctx, tc.obj)
+		refused(t, err, tc.want...)
+		t.Logf("refused: %v", err)
+	}
 	mustCreate(t, ipPool("wh-inside-owner", "10.40.0.0/16", "10.40.1.10-10.40.1.20"))
 	s := &v2beta1.SpiderSubnet{}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -318,6 +327,7 @@ func testSubnetWebhook(t *testing.T) {
 		return env.client.Update(ctx, s)
 	})
 	refused(t, err, "pool wh-inside-owner holds 10.40.1.16-10.40.1.20")
+	t.Logf("refused: %v", err)
 	if s.Spec.IPVersion == nil || *s.Spec.IPVersion != 4 {
 		t.Errorf("subnet ipVersion = %v, want 4 defaulted", s.Spec.IPVersion)
 	}
