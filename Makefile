@@ -15,6 +15,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 FUZZTIME ?= 10s
+TEST_FUZZTIME ?= 1000x
 ROUNDS   ?= 1
 
 # Images: what they are stamped with. The version is the tag; the commit time
@@ -104,7 +105,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
 ##@ Testing
 
 .PHONY: test
-test: verify-generate vet lint test-unit test-images test-integration test-e2e ## Everything CI runs.
+test: verify-generate vet lint test-unit test-fuzz test-images test-integration test-e2e ## Everything CI runs.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic, seconds).
@@ -124,12 +125,16 @@ test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces
 	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/... ./test/realnodes/...
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
-	@for pkg in ./internal/ipnet/ ./internal/spiderpool/; do \
-		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+fuzz: ## Run every fuzz target of the module (found by name, func FuzzXxx in a _test.go) for FUZZTIME (default 10s).
+	@go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
+		for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go 2>/dev/null); do \
 			echo ">> $$pkg $$f"; go test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; \
 	done
+
+.PHONY: test-fuzz
+test-fuzz: ## Every fuzz target briefly (TEST_FUZZTIME=1000x: a count of inputs, as a short time can end before the fuzzer starts on a loaded machine), as part of make test.
+	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 .PHONY: bench-core
 bench-core: ## Benchmarks of the pure address core.

@@ -27,11 +27,15 @@ type SpiderIPPoolSpec struct {
 	// ranges "first-last", e.g. 10.6.168.101-10.6.168.110.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:MaxLength=91
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	IPs []string `json:"ips,omitempty"`
 
-	// excludeIPs lists addresses inside ips that are never handed out.
+	// excludeIPs lists addresses (the forms of ips) inside ips that are never handed out.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:MaxLength=91
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	ExcludeIPs []string `json:"excludeIPs,omitempty"`
 
 	// gateway is the default gateway pods of this pool get.

@@ -10,9 +10,14 @@ type SpiderReservedIPSpec struct {
 	// +optional
 	IPVersion *IPVersion `json:"ipVersion,omitempty"`
 
-	// ips lists reserved addresses: single addresses or ranges "first-last".
+	// ips lists reserved addresses: single addresses or ranges "first-last",
+	// e.g. 10.6.168.131 or 10.6.168.131-10.6.168.133. The API server checks
+	// each entry's shape, so that a typo is refused even while the
+	// controller (and its webhook) is down; the webhook checks the rest.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:MaxLength=91
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	IPs []string `json:"ips,omitempty"`
 }
 

@@ -26,11 +26,15 @@ type SpiderSubnetSpec struct {
 	// addresses or ranges "first-last".
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:MaxLength=91
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	IPs []string `json:"ips,omitempty"`
 
-	// excludeIPs lists addresses inside ips that no pool is given.
+	// excludeIPs lists addresses (the forms of ips) inside ips that no pool is given.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:items:MaxLength=91
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?)(-([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,8}((\.[0-9]{1,3}){3})?))?$`
 	ExcludeIPs []string `json:"excludeIPs,omitempty"`
 
 	// gateway is inherited by the subnet's pools that set none.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,10 @@ import (
 // list a few hundred KiB at most.
 const maxBody = 4 << 20
 
+// defaultReadTimeout is how long a client may take to send a request: the
+// plugin sends a few hundred bytes at once.
+const defaultReadTimeout = 10 * time.Second
+
 // Allocator is what the server needs of ipam.Allocator.
 type Allocator interface {
 	Add(ctx context.Context, req *ipam.AddRequest) (*ipam.Allocation, error)
@@ -52,6 +57,9 @@ type Server struct {
 	Ready func() bool
 	// Now is the clock CNI GC measures claim ages with; nil means time.Now.
 	Now func() time.Time
+	// ReadTimeout bounds the time a client may take to send its request;
+	// zero means defaultReadTimeout.
+	ReadTimeout time.Duration
 
 	mu sync.Mutex
 	// ours is the socket file this server made; the path may since lead to
@@ -90,7 +98,8 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Unlock()
 	// A slow or stuck client cannot hold a connection: the plugin sends a few
 	// hundred bytes at once and reuses no connection.
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
+	read := cmp.Or(s.ReadTimeout, defaultReadTimeout)
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: read, ReadTimeout: read, IdleTimeout: 3 * read}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -225,12 +234,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, req an
 func (s *Server) run(r *http.Request, req any, validate func() error, run func(context.Context) (any, error)) (any, error) {
 	// Unknown fields are ignored, so that a newer plugin works with an older
 	// agent during an upgrade; anything after the one JSON value is refused.
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err := dec.Decode(req); err != nil {
-		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: err.Error()}
+		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: decodeDetails(err)}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: "data after the JSON value; want exactly one JSON object"}
+		details := "data after the JSON value; want exactly one JSON object"
+		if errors.As(err, new(*http.MaxBytesError)) {
+			details = decodeDetails(err)
+		}
+		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "malformed request", Details: details}
 	}
 	if err := validate(); err != nil {
 		return nil, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: "invalid request", Details: err.Error()}
@@ -239,6 +252,22 @@ func (s *Server) run(r *http.Request, req any, validate func() error, run func(c
 		return nil, &agentapi.Error{Code: agentapi.CodeTryAgainLater, Msg: "agent caches are not synced yet"}
 	}
 	return run(r.Context())
+}
+
+// decodeDetails says why a body did not decode, in the plugin's terms: a
+// body cut short or larger than any request is named as such.
+func decodeDetails(err error) string {
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
+		return fmt.Sprintf("request body larger than %d bytes; a request is a few hundred bytes", maxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "request body not received within the read time-out; the plugin sends its request at once"
+	case errors.Is(err, io.EOF):
+		return "request body is empty; want one JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "request body ends before its JSON object does (truncated); want one complete JSON object"
+	}
+	return err.Error()
 }
 
 func validateSandbox(at *agentapi.Attachment) func() error {

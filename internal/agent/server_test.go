@@ -118,6 +118,7 @@ func TestRequestsAreValidatedBeforeAnyWork(t *testing.T) {
 			if !errors.As(err, &e) || e.Code != agentapi.CodeInvalidConfig {
 				t.Fatalf("err = %v, want code %d", err, agentapi.CodeInvalidConfig)
 			}
+			t.Logf("refused: %v", err)
 		})
 	}
 	if alloc.calls != 0 {

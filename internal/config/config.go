@@ -88,19 +88,29 @@ func Default() Config {
 // Load reads a configuration file over Default; an empty path gives Default.
 // Unknown keys are refused, so that a misspelt switch is not silently off.
 func Load(path string) (Config, error) {
-	c := Default()
 	if path == "" {
-		return c, nil
+		return Default(), nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read configuration: %w", err)
 	}
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+	c, err := Parse(data)
+	if err != nil {
 		return Config{}, fmt.Errorf("configuration %s: %w", path, err)
 	}
+	return c, nil
+}
+
+// Parse reads a configuration file's contents (YAML or JSON) over Default
+// and validates the result. Unknown keys are refused.
+func Parse(data []byte) (Config, error) {
+	c := Default()
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, err
+	}
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("configuration %s: %w", path, err)
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -41,14 +41,42 @@ func (c PoolChoice) empty() bool { return len(c.IPv4) == 0 && len(c.IPv6) == 0 }
 type AnnotationError struct {
 	Key    string
 	Reason string
+	// Value is the annotation's value as written, when the reason does not
+	// quote the part at fault.
+	Value string
 }
 
+// maxQuoted bounds how much of a value an error repeats.
+const maxQuoted = 256
+
 func (e *AnnotationError) Error() string {
-	return fmt.Sprintf("annotation %s: %s", e.Key, e.Reason)
+	if e.Value == "" {
+		return fmt.Sprintf("annotation %s: %s", e.Key, e.Reason)
+	}
+	v := e.Value
+	if len(v) > maxQuoted {
+		v = v[:maxQuoted] + "…"
+	}
+	return fmt.Sprintf("annotation %s='%s': %s", e.Key, v, e.Reason)
+}
+
+// withValue records value on an AnnotationError, so that the pod's event
+// shows what was written next to why it is refused.
+func withValue(err error, value string) error {
+	var ae *AnnotationError
+	if errors.As(err, &ae) && ae.Value == "" {
+		ae.Value = value
+	}
+	return err
 }
 
 // ParsePoolAnnotation parses ipam.spidernet.io/ippool.
 func ParsePoolAnnotation(key, value string) (PoolChoice, error) {
+	c, err := parsePoolAnnotation(key, value)
+	return c, withValue(err, value)
+}
+
+func parsePoolAnnotation(key, value string) (PoolChoice, error) {
 	var c PoolChoice
 	if err := decodeJSON(value, &c); err != nil {
 		return c, &AnnotationError{Key: key, Reason: fmt.Sprintf("not valid JSON (%v); want {\"ipv4\":[\"pool\"],\"ipv6\":[\"pool\"]}", err)}
@@ -62,6 +90,11 @@ func ParsePoolAnnotation(key, value string) (PoolChoice, error) {
 // ParsePoolsAnnotation parses ipam.spidernet.io/ippools:
 // interface set on every entry or on none (then entries follow eth0, net1, …).
 func ParsePoolsAnnotation(key, value string) ([]PoolChoice, error) {
+	cs, err := parsePoolsAnnotation(key, value)
+	return cs, withValue(err, value)
+}
+
+func parsePoolsAnnotation(key, value string) ([]PoolChoice, error) {
 	var cs []PoolChoice
 	if err := decodeJSON(value, &cs); err != nil {
 		return nil, &AnnotationError{Key: key, Reason: fmt.Sprintf("not valid JSON (%v); want [{\"interface\":\"eth0\",\"ipv4\":[\"pool\"]}, …]", err)}
@@ -115,6 +148,11 @@ type Route struct {
 // default route (the default route follows the pool's gateway), every gw an
 // address. Which subnet a gw must be in is the allocation's to check.
 func ParseRoutes(value string) ([]Route, error) {
+	rs, err := parseRoutes(value)
+	return rs, withValue(err, value)
+}
+
+func parseRoutes(value string) ([]Route, error) {
 	var rs []struct {
 		Dst string `json:"dst"`
 		GW  string `json:"gw"`
@@ -158,6 +196,11 @@ func ParseOrdinalIPs(value string) ([]netip.Addr, error) {
 // ParseNamespaceDefault parses a namespace's default-ipvX-ippool: a JSON list
 // of pool names (a bare name is accepted too).
 func ParseNamespaceDefault(key, value string) ([]string, error) {
+	names, err := parseNamespaceDefault(key, value)
+	return names, withValue(err, value)
+}
+
+func parseNamespaceDefault(key, value string) ([]string, error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return nil, nil

@@ -78,8 +78,10 @@ func ParseAutoPoolRequest(ann map[string]string) (AutoPoolRequest, bool, error) 
 	)
 	if hasMulti {
 		ifs, err = parseSubnets(multi)
+		err = withValue(err, multi)
 	} else {
 		ifs, err = parseSubnet(single)
+		err = withValue(err, single)
 	}
 	if err != nil {
 		return AutoPoolRequest{}, true, err

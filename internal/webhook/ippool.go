@@ -120,7 +120,7 @@ func (w *Pools) checkOverlap(ctx context.Context, p *v2beta1.SpiderIPPool, subne
 		theirs, _ := ipnet.ParseSetIn(other.Spec.IPs, os)
 		if shared := offered.Intersect(theirs); !shared.IsEmpty() {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "ips"), p.Spec.IPs,
-				fmt.Sprintf("%s already belong to pool %s; pools of one subnet share no address", shared, other.Name)))
+				fmt.Sprintf("addresses %s are already in pool %s; pools of one subnet share no address", shared, other.Name)))
 		}
 	}
 	return errs
@@ -142,7 +142,7 @@ func (w *Pools) checkSubnetOwner(ctx context.Context, p *v2beta1.SpiderIPPool, s
 		excl, _ := ipnet.ParseSetIn(s.Spec.ExcludeIPs, subnet)
 		if outside := offered.Difference(theirs.Difference(excl)); !outside.IsEmpty() {
 			return field.ErrorList{field.Invalid(field.NewPath("spec", "ips"), p.Spec.IPs,
-				fmt.Sprintf("%s are outside SpiderSubnet %s, which owns subnet %s", outside, s.Name, subnet))}
+				fmt.Sprintf("addresses %s are outside SpiderSubnet %s, which owns subnet %s", outside, s.Name, subnet))}
 		}
 	}
 	return nil

@@ -231,7 +231,9 @@ func testPoolWebhook(t *testing.T) {
 		want []string
 	}{
 		{"ips outside subnet", ipPool("wh-a", "10.31.0.0/16", "10.32.0.1"), []string{"spec.ips[0]", "10.32.0.1", "10.31.0.0/16"}},
-		{"reversed range", ipPool("wh-b", "10.31.0.0/16", "10.31.0.9-10.31.0.1"), []string{"spec.ips[0]", "10.31.0.9-10.31.0.1"}},
+		{"reversed range", ipPool("wh-b", "10.31.0.0/16", "10.31.0.9-10.31.0.1"), []string{"spec.ips[0]", "10.31.0.9-10.31.0.1", "start is after its end"}},
+		{"entry of the other family", ipPool("wh-mx", "10.31.0.0/16", "10.31.0.1", "fd00::1"), []string{"spec.ips[1]", "fd00::1", "is IPv6 but subnet 10.31.0.0/16 is IPv4"}},
+		{"range mixing families", ipPool("wh-mr", "10.31.0.0/16", "10.31.0.1-fd00::1"), []string{"spec.ips[0]", "10.31.0.1-fd00::1", "mixes IPv4 and IPv6"}},
 		{"same subnet, shared address", ipPool("wh-c", "10.30.0.0/16", "10.30.1.10-10.30.1.20"), []string{"spec.ips", "10.30.1.10", "wh-base"}},
 		{"overlapping subnet", ipPool("wh-d", "10.30.0.0/24", "10.30.0.5"), []string{"spec.subnet", "overlaps", "wh-base"}},
 		{"excludeIPs outside subnet", func() *v2beta1.SpiderIPPool {
@@ -282,7 +284,9 @@ func testPoolWebhook(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			refused(t, env.client.Create(ctx, tc.pool), tc.want...)
+			err := env.client.Create(ctx, tc.pool)
+			refused(t, err, tc.want...)
+			t.Logf("refused: %v", err)
 		})
 	}
 	t.Run("allowed: gateway excluded, disjoint pool of the same subnet", func(t *testing.T) {
@@ -301,9 +305,18 @@ func testSubnetWebhook(t *testing.T) {
 		return &v2beta1.SpiderSubnet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v2beta1.SpiderSubnetSpec{Subnet: cidr, IPs: ips}}
 	}
 	mustCreate(t, subnet("wh-subnet", "10.40.0.0/16", "10.40.1.0-10.40.1.255"))
-	refused(t, env.client.Create(ctx, subnet("wh-subnet-overlap", "10.40.128.0/17", "10.40.128.1")), "spec.subnet", "overlaps SpiderSubnet wh-subnet")
-	refused(t, env.client.Create(ctx, subnet("wh-subnet-outside", "10.41.0.0/16", "10.42.0.1")), "spec.ips[0]", "10.42.0.1")
-	refused(t, env.client.Create(ctx, ipPool("wh-outside-owner", "10.40.0.0/16", "10.40.2.1")), "spec.ips", "10.40.2.1", "outside SpiderSubnet wh-subnet")
+	for _, tc := range []struct {
+		obj  client.Object
+		want []string
+	}{
+		{subnet("wh-subnet-overlap", "10.40.128.0/17", "10.40.128.1"), []string{"spec.subnet", "overlaps SpiderSubnet wh-subnet"}},
+		{subnet("wh-subnet-outside", "10.41.0.0/16", "10.42.0.1"), []string{"spec.ips[0]", "10.42.0.1"}},
+		{ipPool("wh-outside-owner", "10.40.0.0/16", "10.40.2.1"), []string{"spec.ips", "10.40.2.1", "outside SpiderSubnet wh-subnet"}},
+	} {
+		err := env.client.Create(ctx, tc.obj)
+		refused(t, err, tc.want...)
+		t.Logf("refused: %v", err)
+	}
 	mustCreate(t, ipPool("wh-inside-owner", "10.40.0.0/16", "10.40.1.10-10.40.1.20"))
 	s := &v2beta1.SpiderSubnet{}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -314,6 +327,7 @@ func testSubnetWebhook(t *testing.T) {
 		return env.client.Update(ctx, s)
 	})
 	refused(t, err, "pool wh-inside-owner holds 10.40.1.16-10.40.1.20")
+	t.Logf("refused: %v", err)
 	if s.Spec.IPVersion == nil || *s.Spec.IPVersion != 4 {
 		t.Errorf("subnet ipVersion = %v, want 4 defaulted", s.Spec.IPVersion)
 	}
@@ -346,8 +360,17 @@ func testAddressInUseCannotBeRemoved(t *testing.T) {
 		if err == nil {
 			t.Fatal("removing 10.37.0.3, held by a pod, was accepted")
 		}
-		return strings.Contains(err.Error(), "in use by pod "+ns+"/"+pod.Name), nil
+		if strings.Contains(err.Error(), "in use by pod "+ns+"/"+pod.Name) {
+			t.Logf("refused: %v", err)
+			return true, nil
+		}
+		return false, nil
 	})
+	// The refusal changed nothing: the pod's claim is the one it had.
+	claim := &v1alpha1.IPClaim{}
+	if err := env.client.Get(ctx, client.ObjectKey{Name: "10.37.0.3"}, claim); err != nil || claim.Spec.Holder.UID != pod.UID {
+		t.Fatalf("claim of 10.37.0.3 after the refused removal: %+v, %v; want it still held by %s", claim.Spec.Holder, err, pod.Name)
+	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p); err != nil {
 			return err
@@ -366,6 +389,9 @@ func testAddressInUseCannotBeRemoved(t *testing.T) {
 		err := env.client.Get(ctx, client.ObjectKey{Name: "wh-inuse"}, p)
 		return err == nil && p.DeletionTimestamp != nil, client.IgnoreNotFound(err)
 	})
+	if err := env.client.Get(ctx, client.ObjectKey{Name: "10.37.0.3"}, claim); err != nil || claim.Spec.Holder.UID != pod.UID {
+		t.Fatalf("claim of 10.37.0.3 while its pool is being deleted: %+v, %v; want it still held by %s", claim.Spec.Holder, err, pod.Name)
+	}
 	if err := env.client.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +404,9 @@ func testAddressInUseCannotBeRemoved(t *testing.T) {
 func testReservedIPAndMultusConfigWebhooks(t *testing.T) {
 	ctx := t.Context()
 	bad := &v2beta1.SpiderReservedIP{ObjectMeta: metav1.ObjectMeta{Name: "wh-sr"}, Spec: v2beta1.SpiderReservedIPSpec{IPs: []string{"10.6.168.131", "fd00::1"}}}
-	refused(t, env.client.Create(ctx, bad), "spec.ips[1]", "fd00::1", "IPv4")
+	err := env.client.Create(ctx, bad)
+	refused(t, err, "spec.ips[1]", "fd00::1", "IPv4")
+	t.Logf("refused: %v", err)
 	good := &v2beta1.SpiderReservedIP{ObjectMeta: metav1.ObjectMeta{Name: "wh-sr"}, Spec: v2beta1.SpiderReservedIPSpec{IPs: []string{"10.6.168.131-10.6.168.132"}}}
 	mustCreate(t, good)
 	if good.Spec.IPVersion == nil || *good.Spec.IPVersion != 4 {
@@ -388,7 +416,9 @@ func testReservedIPAndMultusConfigWebhooks(t *testing.T) {
 	namespace(t, ns)
 	smc := &v2beta1.SpiderMultusConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-vlan"},
 		Spec: v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeCustom, CustomCNI: ptr.To("{not json")}}
-	refused(t, env.client.Create(ctx, smc), "spec.customCNI")
+	err = env.client.Create(ctx, smc)
+	refused(t, err, "spec.customCNI")
+	t.Logf("refused: %v", err)
 }
 
 func testPoolStatusAfterABurst(t *testing.T) {
