@@ -168,6 +168,15 @@ spec:
 		return err == nil, nil
 	})
 	stays := startPod(t, env, ns, "stays", "node1", nil)
+	// Earlier subtests' namespaces are still going, their pods releasing
+	// their addresses: only what is left once they are gone must stay.
+	env.WaitFor(t, 3*time.Minute, "earlier tests' namespaces gone", func(ctx context.Context) (bool, error) {
+		list, err := env.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: "ipkeeper.io/test=true"})
+		if err != nil {
+			return false, nil
+		}
+		return len(list.Items) == 1 && list.Items[0].Name == ns, nil
+	})
 	names := func(ctx context.Context, kind string, args ...string) (map[string]bool, error) {
 		out, err := seedwalk.Kubectl(ctx, env, "", append([]string{"get", kind, "-o", "name"}, args...)...)
 		if err != nil {
