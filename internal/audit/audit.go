@@ -120,6 +120,9 @@ func Live(p *corev1.Pod, now time.Time) bool {
 
 // PodAddresses returns the addresses a pod's status shows.
 func PodAddresses(p *corev1.Pod) []netip.Addr {
+	if p.Spec.HostNetwork {
+		return nil // the node's own addresses, which no IPAM hands out
+	}
 	seen := map[netip.Addr]bool{}
 	var out []netip.Addr
 	add := func(s string) {

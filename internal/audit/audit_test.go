@@ -291,3 +291,16 @@ func TestDuplicatesNamesBothPods(t *testing.T) {
 		t.Errorf("finding %q, want %q", got[0].String(), want)
 	}
 }
+
+// Host-network pods show their node's address (an agent and the controller
+// on one node share it): no IPAM handed it out, so it is never a duplicate.
+func TestDuplicatesIgnoresHostNetworkPods(t *testing.T) {
+	host := func(p *corev1.Pod) { p.Spec.HostNetwork = true }
+	pods := []corev1.Pod{pod("agent", "u1", "10.6.0.11", host), pod("controller", "u2", "10.6.0.11", host)}
+	if got := Duplicates(pods, now); len(got) != 0 {
+		t.Errorf("findings %v for two host-network pods on one node, want none", got)
+	}
+	if got := Check(Input{Pods: pods, Now: now}); len(got) != 0 {
+		t.Errorf("Check: findings %v for host-network pods, want none", got)
+	}
+}

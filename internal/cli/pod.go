@@ -325,13 +325,36 @@ func (o *options) podText(ex *PodExplanation) error {
 		}
 	}
 	if len(ex.Events) > 0 {
-		fmt.Fprintln(w, "\nEvents:")
-		for _, e := range ex.Events {
+		fmt.Fprintln(w, "\nEvents (newest last):")
+		// The agent's own answer is shorter than the kubelet's wrapping of it.
+		events := ex.Events
+		if agent := eventsOf(events, "IPAllocationFailed", "IPAllocated"); len(agent) > 0 {
+			events = agent
+		}
+		if len(events) > shownEvents {
+			fmt.Fprintf(w, "  … %d earlier (-o yaml shows every event)\n", len(events)-shownEvents)
+			events = events[len(events)-shownEvents:]
+		}
+		for _, e := range events {
 			fmt.Fprintf(w, "  %s  %s (x%d): %s\n", e.Last.UTC().Format(time.RFC3339), e.Reason, max(e.Count, 1), e.Message)
 		}
 	}
 	return nil
 }
+
+// eventsOf keeps the events of the given reasons.
+func eventsOf(events []EventSummary, reasons ...string) []EventSummary {
+	var out []EventSummary
+	for _, e := range events {
+		if slices.Contains(reasons, e.Reason) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// shownEvents is how many of a pod's address events the text shows.
+const shownEvents = 3
 
 func orNone(s string) string {
 	if s == "" {
