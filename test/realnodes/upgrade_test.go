@@ -73,6 +73,16 @@ func checkUpgrade(t *testing.T, env *framework.Env) {
 		}
 		return ds.Status.UpdatedNumberScheduled == 2 && ds.Status.NumberReady == 2, nil
 	})
+	// helm --wait takes a Deployment at maxUnavailable as ready: wait until
+	// the new controller serves (its webhook gates every pool write).
+	env.WaitFor(t, 2*time.Minute, "controller rolled to "+upgradeTag, func(ctx context.Context) (bool, error) {
+		d, err := env.Client.AppsV1().Deployments("kube-system").Get(ctx, "ipkeeper-controller", metav1.GetOptions{})
+		if err != nil || !strings.HasSuffix(d.Spec.Template.Spec.Containers[0].Image, ":"+upgradeTag) {
+			return false, nil
+		}
+		return d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == 1 &&
+			d.Status.AvailableReplicas == 1 && d.Status.Replicas == 1, nil
+	})
 	t.Logf("pod started while helm upgrade ran: %s", during.Status.PodIP)
 
 	for name, ip := range before {

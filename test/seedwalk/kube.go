@@ -53,8 +53,16 @@ func Apply(t *testing.T, env *framework.Env, ns, manifest string) {
 // pods name as their default network.
 func Network(t *testing.T, env *framework.Env) {
 	t.Helper()
-	if out, err := Kubectl(t.Context(), env, seeds.MultusConfig, "apply", "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply the seeds' SpiderMultusConfig: %v: %s", err, out)
+	// Retried: the controller's webhook may be between two replicas (a
+	// helm upgrade rolls it).
+	var last string
+	env.WaitFor(t, 2*time.Minute, "kubectl apply the seeds' SpiderMultusConfig", func(ctx context.Context) (bool, error) {
+		out, err := Kubectl(ctx, env, seeds.MultusConfig, "apply", "-f", "-")
+		last = out
+		return err == nil, nil
+	})
+	if t.Failed() {
+		t.Logf("last kubectl apply: %s", last)
 	}
 	env.WaitFor(t, time.Minute, "NetworkAttachmentDefinition kube-system/macvlan-ens192", func(ctx context.Context) (bool, error) {
 		out, err := Kubectl(ctx, env, "", "get", "network-attachment-definitions.k8s.cni.cncf.io", "-n", "kube-system", "macvlan-ens192", "-o", "jsonpath={.spec.config}")
