@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -72,6 +73,7 @@ func allocatorConfig(o Options) ipam.Config {
 	return ipam.Config{
 		Node: o.Node, EnableStatefulSet: c.EnableStatefulSet, EnableIPv4: c.EnableIPv4, EnableIPv6: c.EnableIPv6,
 		DisableAutoPools: !c.EnableSpiderSubnet || !c.EnableAutoPoolForApplication,
+		AutoPoolWait:     time.Duration(c.AutoPoolWaitSeconds) * time.Second,
 	}
 }
 

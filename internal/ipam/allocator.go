@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +36,9 @@ type Config struct {
 	DisableAutoPools bool
 	// MaxConflicts bounds the AlreadyExists retries of one allocation.
 	MaxConflicts int
+	// AutoPoolWait bounds how long an ADD waits for the workload's
+	// automatic pools to appear; zero does not wait.
+	AutoPoolWait time.Duration
 }
 
 // familyPolicy is EnableIPv4 or EnableIPv6.
@@ -179,6 +183,9 @@ func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.Names
 	node, err := a.cluster.Node(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("get node %s: %w", a.cfg.Node, err)
+	}
+	if err := a.awaitAutoPools(ctx, pod, owner); err != nil {
+		return nil, err
 	}
 	sel, err := Select(SelectInput{
 		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName),

@@ -123,10 +123,18 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AutoPoolAnnotationKey(ann),
 				Reason: "asks for an automatic pool, but SpiderSubnets or automatic pools are off in this cluster (Helm values ipam.spiderSubnet.enable and ipam.spiderSubnet.autoPool.enable); name a pool with " + spiderpool.AnnoPool + " instead"}
 		}
-		if _, plural := ann[spiderpool.AnnoSubnets]; plural && !req.Covers(in.IfName) {
+		entry, covered := req.Interface(in.IfName)
+		_, plural := ann[spiderpool.AnnoSubnets]
+		switch {
+		case covered:
+			names, err := autoPoolNames(entry, in.AutoPools)
+			return names, "automatic pool of pod annotation " + spiderpool.AutoPoolAnnotationKey(ann), false, err
+		case plural:
 			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AnnoSubnets, Reason: fmt.Sprintf("has no entry for interface %q", in.IfName)}
 		}
-		return in.AutoPools, "automatic pool of pod annotation " + spiderpool.AnnoSubnet + "(s)", false, nil
+		// The singular annotation is for one interface (eth0 unless it
+		// says): another interface is chosen for by the rules below, as
+		// with ipam.spidernet.io/ippool.
 	}
 	if v, ok := ann[spiderpool.AnnoPools]; ok {
 		cs, err := spiderpool.ParsePoolsAnnotation(spiderpool.AnnoPools, v)
@@ -182,6 +190,25 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 		return byFamily(v4, v6), "pools with spec.default=true", false, nil
 	}
 	return nil, "", false, nil
+}
+
+// autoPoolNames are the automatic pools of the families the interface's
+// entry names; a family it names without a pool fails the interface, so that
+// a pod never gets some of the addresses it asked for.
+func autoPoolNames(entry spiderpool.AutoPoolInterface, pools map[int][]string) (map[int][]string, error) {
+	out := map[int][]string{}
+	for _, fam := range []int{4, 6} {
+		subnet := entry.Subnet(fam)
+		if subnet == "" {
+			continue
+		}
+		if len(pools[fam]) == 0 {
+			return nil, &AllocationError{Msg: fmt.Sprintf("interface %s asks for an IPv%d address from SpiderSubnet %s, but the workload has no automatic IPv%d pool for it yet",
+				entry.Name, fam, subnet, fam)}
+		}
+		out[fam] = pools[fam]
+	}
+	return out, nil
 }
 
 func byFamily(v4, v6 []string) map[int][]string {

@@ -118,6 +118,20 @@ func TestSelect(t *testing.T) {
 			rule: "pod annotation " + spiderpool.AnnoPools, v4: []string{"backup-1"}, v6: []string{},
 		},
 		{
+			name: "auto pools of the families the subnet annotation names",
+			in: SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoSubnet: `{"ipv4":["s4"]}`}),
+				AutoPools: map[int][]string{4: {"a"}, 6: {"v6"}}},
+			rule: "automatic pool of pod annotation " + spiderpool.AnnoSubnet, v4: []string{"a"}, v6: []string{},
+		},
+		{
+			name: "the singular subnet annotation leaves another interface to the rules below",
+			in: SelectInput{IfName: "net1", Pod: podWith(map[string]string{
+				spiderpool.AnnoSubnet: `{"interface":"eth0","ipv4":["s4"]}`,
+				spiderpool.AnnoPool:   `{"ipv4":["backup-1"]}`,
+			})},
+			rule: "pod annotation " + spiderpool.AnnoPool, v4: []string{"backup-1"}, v6: []string{},
+		},
+		{
 			name: "namespace default before netconf",
 			in:   SelectInput{Pod: podWith(nil), Namespace: nsWithDefault, NetconfIPv4: []string{"a"}},
 			rule: "namespace ns1 default pools", v4: []string{"e"}, v6: []string{},

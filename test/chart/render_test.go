@@ -27,6 +27,7 @@ enableStatefulSet: true
 enableSpiderSubnet: true
 enableAutoPoolForApplication: true
 clusterSubnetDefaultFlexibleIPNumber: 1
+autoPoolWaitSeconds: 30
 gc:
   enabled: true
   scanIntervalSeconds: 30
