@@ -13,10 +13,13 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 )
 
-// Del releases what Add gave one interface of a sandbox, unless the pod is a
-// StatefulSet pod that keeps its addresses. It succeeds when there is
-// nothing to release. Once a pod holds no address any more, its endpoint is
-// deleted too.
+// Del releases what Add gave one interface of a sandbox, unless the pod
+// keeps its addresses: a StatefulSet pod whose ordinal remains, or a pod that
+// is still alive, whose sandbox is being re-created (a node reboot, a runtime
+// restart) and whose next ADD takes the address over. It succeeds when there
+// is nothing to release, and a DEL of a sandbox that no longer holds the
+// claim (another sandbox of the pod took it over) changes nothing. Once a pod
+// holds no address any more, its endpoint is deleted too.
 func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 	key := in.Pod.Key()
 	unlock := a.locks.lock(key)
@@ -27,7 +30,7 @@ func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 		if !belongsTo(c, in.Attachment, in.Pod.UID) {
 			continue
 		}
-		keep, err := a.keepsAddress(ctx, c)
+		keep, err := a.keepsOnDel(ctx, c)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -53,6 +56,22 @@ func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keepsOnDel reports whether claim c outlives the sandbox being deleted: a
+// StatefulSet ordinal's, or a live pod's (its address is the pod's until the
+// pod is gone; the controller's garbage collector releases it then if no DEL
+// does).
+func (a *Allocator) keepsOnDel(ctx context.Context, c *v1alpha1.IPClaim) (bool, error) {
+	if a.stateful(c.Spec.Owner) {
+		return a.keepsAddress(ctx, c)
+	}
+	h := c.Spec.Holder
+	ended, err := a.cluster.PodEnded(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, h.UID)
+	if err != nil {
+		return false, fmt.Errorf("is pod %s/%s still alive: %w", h.Namespace, h.Name, err)
+	}
+	return !ended, nil
 }
 
 // deleteEndpoint deletes the endpoint of a pod that holds no address any

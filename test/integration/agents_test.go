@@ -125,6 +125,16 @@ func createPods(t testing.TB, ns, pool string, n int, nodes []string) []*corev1.
 	return pods
 }
 
+// endPod deletes a pod at once, as a force delete does: the runtime's DEL
+// then releases its addresses (a live pod's DEL keeps them for its next
+// sandbox).
+func endPod(t testing.TB, p *corev1.Pod) {
+	t.Helper()
+	if err := env.client.Delete(t.Context(), p, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatalf("delete pod %s: %v", p.Name, err)
+	}
+}
+
 func add(ctx context.Context, a *agentProc, p *corev1.Pod, container string) (*agentapi.AddResponse, error) {
 	return a.client.Add(ctx, &agentapi.AddRequest{
 		Attachment: agentapi.Attachment{ContainerID: container, IfName: "eth0"},
