@@ -141,11 +141,18 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 		if err != nil {
 			return nil, "", false, err
 		}
+		names := make([]string, 0, len(cs))
 		for _, c := range cs {
 			if c.Interface == in.IfName {
 				return byFamily(c.IPv4, c.IPv6), "pod annotation " + spiderpool.AnnoPools, c.CleanGateway, nil
 			}
+			names = append(names, c.Interface)
 		}
+		// The pod names its pools per interface: one it leaves out gets no
+		// pool from lower rules either (as in Spiderpool), or it would draw
+		// from a default pool nobody chose for it.
+		return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AnnoPools, Reason: fmt.Sprintf(
+			"has no entry for interface %q (it names %s); add one, or drop the annotation to use the lower rules", in.IfName, strings.Join(names, ", "))}
 	}
 	if v, ok := ann[spiderpool.AnnoPool]; ok {
 		c, err := spiderpool.ParsePoolAnnotation(spiderpool.AnnoPool, v)

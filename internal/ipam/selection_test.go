@@ -184,6 +184,7 @@ func TestSelectRefusesMalformedAnnotations(t *testing.T) {
 		{map[string]string{spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]`}, spiderpool.AnnoPools, "set it on all entries or on none"},
 		{map[string]string{spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]`}, spiderpool.AnnoPools, `interface "eth0" appears twice`},
 		{map[string]string{spiderpool.AnnoSubnets: `[{"interface":"net1","ipv4":["s"]}]`}, spiderpool.AnnoSubnets, `no entry for interface "eth0"`},
+		{map[string]string{spiderpool.AnnoPools: `[{"interface":"net1","ipv4":["a"]}]`, spiderpool.AnnoPool: `{"ipv4":["b"]}`}, spiderpool.AnnoPools, `has no entry for interface "eth0" (it names net1)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mention, func(t *testing.T) {
