@@ -305,7 +305,8 @@ func TestIntegrationAutoPoolStatefulSetFixedSizeAndDualStack(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	uid5 := string(sts.UID)[:5]
+	// As Spiderpool: the first 5 characters of the UID's last part.
+	uid5 := string(sts.UID)[strings.LastIndex(string(sts.UID), "-")+1:][:5]
 	want := []string{"auto4-db-eth0-" + uid5, "auto4-db-net1-" + uid5, "auto6-db-net1-" + uid5}
 	if !slices.Equal(names, want) {
 		t.Errorf("pools %v, want %v", names, want)
