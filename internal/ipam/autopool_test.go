@@ -113,3 +113,40 @@ func TestAddWaitsForTheAutoPool(t *testing.T) {
 		t.Fatalf("ADD took %s: it did not notice the pools appear", took)
 	}
 }
+
+// A pool inside a SpiderSubnet that sets no gateway or routes hands out the
+// subnet's; what the pool sets, even "routes: []", is its own (issue 13,
+// defect 16).
+func TestPoolInheritsItsSubnetsGatewayAndRoutes(t *testing.T) {
+	subnetRoutes := []v2beta1.Route{{Dst: "172.16.0.0/16", Gw: "10.6.0.254"}}
+	tests := []struct {
+		name       string
+		gateway    *string
+		routes     []v2beta1.Route
+		wantGW     string
+		wantRoutes int
+	}{
+		{name: "nothing set: both inherited", wantGW: "10.6.0.1", wantRoutes: 1},
+		{name: "own gateway, routes inherited", gateway: ptr.To("10.6.0.2"), wantGW: "10.6.0.2", wantRoutes: 1},
+		{name: "routes: [] keeps none", routes: []v2beta1.Route{}, wantGW: "10.6.0.1", wantRoutes: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPool("10.6.168.101-10.6.168.110")
+			p.Spec.Gateway, p.Spec.Routes = tt.gateway, tt.routes
+			a, _, c := configured(t, Config{}, p)
+			sub := spiderSubnet("sub", 100, 10)
+			sub.Spec = v2beta1.SpiderSubnetSpec{Subnet: "10.6.0.0/16", IPs: []string{"10.6.168.1-10.6.168.200"}, Gateway: ptr.To("10.6.0.1"), Routes: subnetRoutes}
+			a.index.SetSubnet(sub)
+			pod := statelessPod("web", poolAnno)
+			c.addPod(pod)
+			got, err := a.Add(t.Context(), addReq(pod, "c1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gw := got.IPs[0].Gateway.String(); gw != tt.wantGW || len(got.Routes) != tt.wantRoutes {
+				t.Fatalf("gateway %s, routes %v; want %s and %d routes", gw, got.Routes, tt.wantGW, tt.wantRoutes)
+			}
+		})
+	}
+}
