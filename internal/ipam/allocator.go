@@ -39,6 +39,9 @@ type Config struct {
 	// AutoPoolWait bounds how long an ADD waits for the workload's
 	// automatic pools to appear; zero does not wait.
 	AutoPoolWait time.Duration
+	// Multus is the node's Multus namespace and cluster default network
+	// (configuration multusNamespace and clusterNetwork).
+	Multus spiderpool.Multus
 }
 
 // familyPolicy is EnableIPv4 or EnableIPv6.
@@ -188,7 +191,7 @@ func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.Names
 		return nil, err
 	}
 	sel, err := Select(SelectInput{
-		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName),
+		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName, a.cfg.Multus), Multus: a.cfg.Multus,
 		NetconfIPv4: in.DefaultIPv4Pools, NetconfIPv6: in.DefaultIPv6Pools,
 		AutoPools: a.autoPools(owner, in.IfName), AutoPoolsOff: a.cfg.DisableAutoPools, Pools: a.index.Pools(),
 	})

@@ -25,6 +25,8 @@ type SelectInput struct {
 	// NAD is the "namespace/name" of the NetworkAttachmentDefinition this
 	// interface comes from, empty when unknown.
 	NAD string
+	// Multus says where bare names in pools' spec.multusName are.
+	Multus spiderpool.Multus
 	// NetconfIPv4 and NetconfIPv6 are the netconf's default pools (rule 5).
 	NetconfIPv4, NetconfIPv6 []string
 	// AutoPools are the workload's automatic pools for this interface, by
@@ -283,8 +285,11 @@ func filter(p *v2beta1.SpiderIPPool, family int, in SelectInput) string {
 	if p.Spec.PodAffinity != nil && !selects(p.Spec.PodAffinity, in.Pod.Labels) {
 		return "spec.podAffinity does not match the pod's labels"
 	}
-	if len(p.Spec.MultusName) > 0 && !slices.Contains(p.Spec.MultusName, in.NAD) {
-		return fmt.Sprintf("spec.multusName does not include network %q", in.NAD)
+	if len(p.Spec.MultusName) > 0 && !spiderpool.MultusNameMatches(p.Spec.MultusName, in.NAD, in.Multus) {
+		if in.NAD == "" {
+			return fmt.Sprintf("spec.multusName %v: interface %s is on the cluster default network, which the configuration does not name (clusterNetwork)", p.Spec.MultusName, in.IfName)
+		}
+		return fmt.Sprintf("spec.multusName %v does not include network %q", p.Spec.MultusName, in.NAD)
 	}
 	return ""
 }

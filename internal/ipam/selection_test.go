@@ -236,3 +236,36 @@ func TestDefaultPoolsAreTriedByName(t *testing.T) {
 		}
 	}
 }
+
+// A pool's multusName matches bare NAD names in Multus's namespace, and a
+// pod without v1.multus-cni.io/default-network is on the cluster default
+// network the configuration names (issue 13, defect 16).
+func TestMultusNameBareAndClusterDefault(t *testing.T) {
+	onNet := func(names ...string) func(*v2beta1.SpiderIPPool) {
+		return func(p *v2beta1.SpiderIPPool) { p.Spec.MultusName = names }
+	}
+	pools := []*v2beta1.SpiderIPPool{
+		pool("bare", "10.6.0.0/16", onNet("macvlan-ens192")),
+		pool("qualified", "10.6.0.0/16", onNet("kube-system/macvlan-ens192")),
+		pool("elsewhere", "10.6.0.0/16", onNet("ns1/macvlan-ens192")),
+	}
+	ann := map[string]string{spiderpool.AnnoPool: `{"ipv4":["bare","qualified","elsewhere"]}`}
+	m := spiderpool.Multus{Namespace: "kube-system", ClusterNetwork: "macvlan-ens192"}
+	pod := podWith(ann)
+	sel, err := Select(SelectInput{Pod: pod, IfName: "eth0", Pools: pools, Multus: m, NAD: spiderpool.NetworkOf(pod, "eth0", m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(sel.Pools[4]); !slices.Equal(got, []string{"bare", "qualified"}) {
+		t.Errorf("pools %v (rejected %v), want bare and qualified", got, sel.Rejected)
+	}
+	// Without a configured cluster network, the reason says so.
+	m.ClusterNetwork = ""
+	sel, err = Select(SelectInput{Pod: pod, IfName: "eth0", Pools: pools, Multus: m, NAD: spiderpool.NetworkOf(pod, "eth0", m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.Pools[4]) != 0 || !strings.Contains(sel.Describe(), "which the configuration does not name (clusterNetwork)") {
+		t.Errorf("pools %v, reasons %q; want none, saying the cluster network is not configured", names(sel.Pools[4]), sel.Describe())
+	}
+}
