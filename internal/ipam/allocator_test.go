@@ -474,12 +474,16 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
 	}
 	kept, gone, sts := statelessPod("kept", poolAnno), statelessPod("gone", poolAnno), stsPod("db", 0, "a", poolAnno)
-	for i, p := range []*corev1.Pod{kept, gone, sts} {
+	// between is alive, between two sandboxes: the runtime lists none of it
+	// (issue 13, defect 15).
+	between := statelessPod("between", poolAnno)
+	for i, p := range []*corev1.Pod{kept, gone, sts, between} {
 		c.addPod(p)
 		if _, err := a.Add(t.Context(), addReq(p, fmt.Sprint("c", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
+	c.endPod(gone)
 	valid := &GCRequest{Network: "macvlan-ens192", Valid: []Attachment{{ContainerID: "c0", IfName: "eth0"}}}
 	created := time.Now()
 	for _, cl := range a.index.Claims() {
@@ -502,8 +506,8 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 			t.Fatalf("claims left %v still hold pod gone's address", holders)
 		}
 	}
-	if len(holders) != 2 {
-		t.Fatalf("claims left %v, want kept's and the StatefulSet pod's", holders)
+	if len(holders) != 3 {
+		t.Fatalf("claims left %v, want kept's, between's and the StatefulSet pod's", holders)
 	}
 }
 

@@ -146,8 +146,10 @@ func (a *Allocator) Check(_ context.Context, in *CheckRequest) error {
 const gcMinAge = time.Minute
 
 // GC releases this node's claims on a network whose sandbox is not in the
-// runtime's list of valid attachments. StatefulSet claims are left to the
-// controller, which knows whether the ordinal still exists.
+// runtime's list of valid attachments and whose pod is over (deleted,
+// replaced or finished): a live pod keeps its address for its next sandbox.
+// StatefulSet claims are left to the controller, which knows whether the
+// ordinal still exists.
 func (a *Allocator) GC(ctx context.Context, in *GCRequest, now time.Time) ([]string, error) {
 	valid := map[Attachment]bool{}
 	for _, at := range in.Valid {
@@ -161,6 +163,17 @@ func (a *Allocator) GC(ctx context.Context, in *GCRequest, now time.Time) ([]str
 		case c.Spec.Node != a.cfg.Node, h.Network != in.Network, h.ContainerID == "",
 			valid[Attachment{ContainerID: h.ContainerID, IfName: h.Interface}],
 			a.stateful(c.Spec.Owner), now.Sub(c.CreationTimestamp.Time) < gcMinAge:
+			continue
+		}
+		// A live pod between two sandboxes (its old one gone with a node
+		// reboot, the new one not made yet) is not in the runtime's list:
+		// its address waits for its next ADD, as on DEL.
+		ended, err := a.cluster.PodEnded(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, h.UID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("is pod %s/%s still alive: %w", h.Namespace, h.Name, err))
+			continue
+		}
+		if !ended {
 			continue
 		}
 		if err := a.release(ctx, c); err != nil {
