@@ -17,11 +17,12 @@ package agent
 // +kubebuilder:rbac:groups=apps,resources=statefulsets;replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 //
-// Pools and reservations feed the address index; claims are the allocations
+// Pools and reservations feed the address index, subnets the reason an
+// automatic pool is missing; claims are the allocations
 // (create is the lock, delete with a UID precondition releases); endpoints
 // are each pod's view of its addresses.
 //
-// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderippools;spiderreservedips,verbs=get;list;watch
+// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderippools;spidersubnets;spiderreservedips,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ipkeeper.io,resources=ipclaims,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderendpoints,verbs=get;list;watch;create;update;delete
 //

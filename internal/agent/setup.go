@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -23,6 +24,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
+	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 	"github.com/ipkeeper/ipkeeper/internal/store"
 )
 
@@ -72,6 +74,8 @@ func allocatorConfig(o Options) ipam.Config {
 	return ipam.Config{
 		Node: o.Node, EnableStatefulSet: c.EnableStatefulSet, EnableIPv4: c.EnableIPv4, EnableIPv6: c.EnableIPv6,
 		DisableAutoPools: !c.EnableSpiderSubnet || !c.EnableAutoPoolForApplication,
+		AutoPoolWait:     time.Duration(c.AutoPoolWaitSeconds) * time.Second,
+		Multus:           spiderpool.Multus{Namespace: c.MultusNamespace, ClusterNetwork: c.ClusterNetwork},
 	}
 }
 

@@ -21,6 +21,15 @@ import (
 // says otherwise: upstream Spiderpool's path.
 const DefaultSocketPath = agentapi.DefaultSocketPath
 
+// DefaultAutoPoolWaitSeconds is autoPoolWaitSeconds without a file: time
+// for a controller to see a new workload and carve its pools, with room to
+// fail and report inside the plugin's 60 s ADD time-out.
+const DefaultAutoPoolWaitSeconds = 30
+
+// MaxAutoPoolWaitSeconds keeps the wait inside the plugin's ADD time-out, so
+// that the pod sees the agent's reason rather than a time-out.
+const MaxAutoPoolWaitSeconds = 50
+
 // Config is the contents of conf.yml.
 type Config struct {
 	// IPAMUnixSocketPath is the agent's socket, which the plugin dials.
@@ -45,6 +54,24 @@ type Config struct {
 	// pool size, replicas + N, for workloads without
 	// ipam.spidernet.io/ippool-ip-number.
 	ClusterSubnetDefaultFlexibleIPNumber int `json:"clusterSubnetDefaultFlexibleIPNumber"`
+	// AutoPoolWaitSeconds bounds how long the agent holds an ADD of a pod
+	// whose automatic pools do not exist yet (the controller creates them
+	// when it sees the workload) before failing it with the reason; 0 fails
+	// at once. Kept below the plugin's 60 s ADD time-out.
+	AutoPoolWaitSeconds int `json:"autoPoolWaitSeconds"`
+	// MultusNamespace is where bare NetworkAttachmentDefinition names are
+	// looked up: the cluster default network's, a pod's
+	// v1.multus-cni.io/default-network, and a pool's spec.multusName
+	// (Multus's multusNamespace; the chart sets its release namespace, as
+	// Spiderpool uses its installation namespace).
+	MultusNamespace string `json:"multusNamespace"`
+	// ClusterNetwork is the NetworkAttachmentDefinition ("namespace/name",
+	// or a name in MultusNamespace) of the cluster default network, the one
+	// Multus's clusterNetwork names: a pod without
+	// v1.multus-cni.io/default-network has its eth0 on it, for matching
+	// pools' spec.multusName. Empty: unknown, and such an eth0 matches no
+	// pool that sets multusName.
+	ClusterNetwork string `json:"clusterNetwork,omitempty"`
 	// GC is the controller's garbage collector of leaked addresses.
 	GC GC `json:"gc"`
 	// ClusterDefaultPools are SpiderIPPools with spec.default=true that the
@@ -81,6 +108,8 @@ func Default() Config {
 		EnableSpiderSubnet:                   true,
 		EnableAutoPoolForApplication:         true,
 		ClusterSubnetDefaultFlexibleIPNumber: 1,
+		AutoPoolWaitSeconds:                  DefaultAutoPoolWaitSeconds,
+		MultusNamespace:                      "kube-system",
 		GC:                                   GC{Enabled: true, ScanIntervalSeconds: 30},
 	}
 }
@@ -129,6 +158,12 @@ func (c Config) Validate() error {
 	}
 	if c.ClusterSubnetDefaultFlexibleIPNumber < 0 {
 		errs = append(errs, fmt.Errorf("clusterSubnetDefaultFlexibleIPNumber %d: want 0 or more", c.ClusterSubnetDefaultFlexibleIPNumber))
+	}
+	if c.MultusNamespace == "" {
+		errs = append(errs, errors.New("multusNamespace is empty; want the namespace bare NetworkAttachmentDefinition names are in, e.g. kube-system"))
+	}
+	if c.AutoPoolWaitSeconds < 0 || c.AutoPoolWaitSeconds > MaxAutoPoolWaitSeconds {
+		errs = append(errs, fmt.Errorf("autoPoolWaitSeconds %d: want 0 to %d (the plugin gives an ADD 60 s)", c.AutoPoolWaitSeconds, MaxAutoPoolWaitSeconds))
 	}
 	for i, p := range c.ClusterDefaultPools {
 		if p.Name == "" || p.Subnet == "" || len(p.IPs) == 0 {

@@ -26,6 +26,9 @@ enableStatefulSet: false
 enableSpiderSubnet: true
 enableAutoPoolForApplication: false
 clusterSubnetDefaultFlexibleIPNumber: 3
+autoPoolWaitSeconds: 12
+multusNamespace: ipkeeper-system
+clusterNetwork: macvlan-ens192
 gc:
   enabled: false
   scanIntervalSeconds: 600
@@ -35,7 +38,8 @@ gc:
 	}
 	on, off := true, false
 	want := Config{IPAMUnixSocketPath: DefaultSocketPath, EnableIPv4: &on, EnableIPv6: &off, EnableSpiderSubnet: true,
-		ClusterSubnetDefaultFlexibleIPNumber: 3, GC: GC{ScanIntervalSeconds: 600}}
+		ClusterSubnetDefaultFlexibleIPNumber: 3, AutoPoolWaitSeconds: 12,
+		MultusNamespace: "ipkeeper-system", ClusterNetwork: "macvlan-ens192", GC: GC{ScanIntervalSeconds: 600}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Load (-want +got):\n%s", diff)
 	}
@@ -60,6 +64,8 @@ func TestLoadRefusesNamingTheKey(t *testing.T) {
 		"ipamUnixSocketPath: \"\"\n":                 "ipamUnixSocketPath is empty",
 		"clusterSubnetDefaultFlexibleIPNumber: -1\n": "clusterSubnetDefaultFlexibleIPNumber -1",
 		"enableStatefulSet: maybe\n":                 "enableStatefulSet",
+		"autoPoolWaitSeconds: 90\n":                  "autoPoolWaitSeconds 90: want 0 to 50",
+		"multusNamespace: \"\"\n":                    "multusNamespace is empty",
 	} {
 		_, err := Load(write(t, body))
 		if err == nil || !strings.Contains(err.Error(), want) {

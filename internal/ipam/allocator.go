@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +36,12 @@ type Config struct {
 	DisableAutoPools bool
 	// MaxConflicts bounds the AlreadyExists retries of one allocation.
 	MaxConflicts int
+	// AutoPoolWait bounds how long an ADD waits for the workload's
+	// automatic pools to appear; zero does not wait.
+	AutoPoolWait time.Duration
+	// Multus is the node's Multus namespace and cluster default network
+	// (configuration multusNamespace and clusterNetwork).
+	Multus spiderpool.Multus
 }
 
 // familyPolicy is EnableIPv4 or EnableIPv6.
@@ -180,8 +187,11 @@ func (a *Allocator) resolve(ctx context.Context, in *AddRequest, key types.Names
 	if err != nil {
 		return nil, fmt.Errorf("get node %s: %w", a.cfg.Node, err)
 	}
+	if err := a.awaitAutoPools(ctx, pod, owner); err != nil {
+		return nil, err
+	}
 	sel, err := Select(SelectInput{
-		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName),
+		Pod: pod, Namespace: ns, Node: node, IfName: in.IfName, NAD: spiderpool.NetworkOf(pod, in.IfName, a.cfg.Multus), Multus: a.cfg.Multus,
 		NetconfIPv4: in.DefaultIPv4Pools, NetconfIPv6: in.DefaultIPv6Pools,
 		AutoPools: a.autoPools(owner, in.IfName), AutoPoolsOff: a.cfg.DisableAutoPools, Pools: a.index.Pools(),
 	})

@@ -132,6 +132,9 @@ func TestAddIsIdempotentAndDelReleases(t *testing.T) {
 	if n := len(s.holders()); n != 1 {
 		t.Fatalf("%d claims after a repeated ADD, want 1", n)
 	}
+	// The runtime tears the sandbox down for good once the pod is deleted
+	// (a live pod's DEL keeps the address: TestRecreatedSandboxKeepsTheAddress).
+	c.endPod(pod)
 	if err := a.Del(t.Context(), delReq(pod, "c1")); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +158,7 @@ func TestLastDelDeletesAStatelessPodsEndpoint(t *testing.T) {
 	if _, ok := s.endpoints[key]; !ok {
 		t.Fatal("no endpoint after ADD")
 	}
+	c.endPod(pod)
 	if err := a.Del(t.Context(), delReq(pod, "c1")); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +187,10 @@ func TestLateDelLeavesTheEndpointOfASameNamePodStartedSince(t *testing.T) {
 	if _, err := s.PutEndpoint(t.Context(), fresh); err != nil {
 		t.Fatal(err)
 	}
+	// The API server now has the new incarnation under the name.
+	next := statelessPod("web", poolAnno)
+	next.UID = "uid-web-2"
+	c.addPod(next)
 	if err := a.Del(t.Context(), delReq(old, "c1")); err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +224,7 @@ func TestEndpointOfATwoInterfacePodGoesWithTheLastDel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	c.endPod(pod)
 	del("eth0")
 	if _, ok := s.endpoints[key]; !ok {
 		t.Fatal("endpoint deleted while net1 still holds an address")
@@ -372,6 +381,7 @@ func TestStatefulSetFeatureOffMakesPodsStateless(t *testing.T) {
 	if _, err := a.Add(t.Context(), addReq(pod, "a0")); err != nil {
 		t.Fatal(err)
 	}
+	c.endPod(pod)
 	if err := a.Del(t.Context(), delReq(pod, "a0")); err != nil {
 		t.Fatal(err)
 	}
@@ -464,12 +474,16 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
 	}
 	kept, gone, sts := statelessPod("kept", poolAnno), statelessPod("gone", poolAnno), stsPod("db", 0, "a", poolAnno)
-	for i, p := range []*corev1.Pod{kept, gone, sts} {
+	// between is alive, between two sandboxes: the runtime lists none of it
+	// (issue 13, defect 15).
+	between := statelessPod("between", poolAnno)
+	for i, p := range []*corev1.Pod{kept, gone, sts, between} {
 		c.addPod(p)
 		if _, err := a.Add(t.Context(), addReq(p, fmt.Sprint("c", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
+	c.endPod(gone)
 	valid := &GCRequest{Network: "macvlan-ens192", Valid: []Attachment{{ContainerID: "c0", IfName: "eth0"}}}
 	created := time.Now()
 	for _, cl := range a.index.Claims() {
@@ -492,8 +506,8 @@ func TestCNIGCReleasesOnlyOldUnlistedStatelessClaims(t *testing.T) {
 			t.Fatalf("claims left %v still hold pod gone's address", holders)
 		}
 	}
-	if len(holders) != 2 {
-		t.Fatalf("claims left %v, want kept's and the StatefulSet pod's", holders)
+	if len(holders) != 3 {
+		t.Fatalf("claims left %v, want kept's, between's and the StatefulSet pod's", holders)
 	}
 }
 
@@ -561,6 +575,7 @@ func TestDelWithoutPodNameDeletesTheHoldersEndpoint(t *testing.T) {
 	if _, err := a.Add(t.Context(), addReq(pod, "c1")); err != nil {
 		t.Fatal(err)
 	}
+	c.endPod(pod)
 	if err := a.Del(t.Context(), &DelRequest{Attachment: Attachment{ContainerID: "c1", IfName: "eth0"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -616,5 +631,60 @@ func TestACreateCommittedWithoutAnAnswerIsNotTakenTwice(t *testing.T) {
 	}
 	if n := len(s.holders()); n != 1 {
 		t.Fatalf("%d claims for one interface, want 1: %v", n, s.holders())
+	}
+}
+
+// A stateless pod whose sandbox is re-created (same UID, new container ID)
+// keeps its address whatever the order of the old sandbox's DEL and the new
+// ADD: a live pod's DEL keeps the claim, the new ADD takes it over (one
+// update, no new claim), and the old sandbox's DEL, coming late, frees
+// nothing the new one holds (issue 13, defect 15).
+func TestRecreatedSandboxKeepsTheAddress(t *testing.T) {
+	for _, delFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("old DEL first %v", delFirst), func(t *testing.T) {
+			s, c := newMemStore(), newMemCluster("node1")
+			a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+			pod := statelessPod("web", poolAnno)
+			c.addPod(pod)
+			first, err := a.Add(t.Context(), addReq(pod, "old"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+			claimUID := a.index.ClaimsOf(key)[0].UID
+			if delFirst {
+				if err := a.Del(t.Context(), delReq(pod, "old")); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(s.holders()); n != 1 {
+					t.Fatalf("%d claims after the live pod's DEL, want its claim kept", n)
+				}
+			}
+			again, err := a.Add(t.Context(), addReq(pod, "new"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.IPs[0].Address != first.IPs[0].Address {
+				t.Fatalf("re-created sandbox got %s, the pod had %s", again.IPs[0].Address, first.IPs[0].Address)
+			}
+			if err := a.Del(t.Context(), delReq(pod, "old")); err != nil {
+				t.Fatal(err)
+			}
+			claims := a.index.ClaimsOf(key)
+			if len(claims) != 1 || claims[0].Spec.Holder.ContainerID != "new" || claims[0].UID != claimUID {
+				t.Fatalf("claims after the old sandbox's DEL: %+v, want the first claim (uid %s), taken over by sandbox new", claims, claimUID)
+			}
+			if err := a.Check(t.Context(), &CheckRequest{Attachment: Attachment{ContainerID: "new", IfName: "eth0"}, Pod: addReq(pod, "new").Pod,
+				IPs: []netip.Addr{first.IPs[0].Address.Addr()}}); err != nil {
+				t.Fatalf("CHECK of the new sandbox: %v", err)
+			}
+			c.endPod(pod)
+			if err := a.Del(t.Context(), delReq(pod, "new")); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(s.holders()); n != 0 {
+				t.Fatalf("%d claims after the deleted pod's DEL, want 0", n)
+			}
+		})
 	}
 }

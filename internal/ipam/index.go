@@ -33,6 +33,9 @@ type Index struct {
 	byPod    map[types.NamespacedName]map[string]bool
 	inflight map[netip.Addr]bool
 	rand     *rand.Rand
+	subnets  map[string]*v2beta1.SpiderSubnet
+	// changed is closed, and replaced, when a pool or subnet changes.
+	changed chan struct{}
 }
 
 type poolState struct {
@@ -59,6 +62,7 @@ func NewIndex(seed string) *Index {
 		claims:   map[string]*v1alpha1.IPClaim{},
 		byPod:    map[types.NamespacedName]map[string]bool{},
 		inflight: map[netip.Addr]bool{},
+		subnets:  map[string]*v2beta1.SpiderSubnet{},
 	}
 }
 
@@ -81,6 +85,7 @@ func (x *Index) SetPool(p *v2beta1.SpiderIPPool) {
 		st.cursor = x.seed
 	}
 	st.obj, st.spec, st.err, st.stale = p, spec, err, true
+	x.notifyLocked()
 }
 
 // DeletePool forgets a pool.
@@ -88,6 +93,7 @@ func (x *Index) DeletePool(name string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	delete(x.pools, name)
+	x.notifyLocked()
 }
 
 // Pools returns every known pool.

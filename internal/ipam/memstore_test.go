@@ -179,6 +179,26 @@ func (c *memCluster) Pod(_ context.Context, key types.NamespacedName, _ types.UI
 	return p, nil
 }
 
+// endPod marks a pod as being deleted, as the runtime sees it when it
+// tears the pod's sandboxes down for good.
+func (c *memCluster) endPod(p *corev1.Pod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	if cur, ok := c.pods[key]; ok && cur.UID == p.UID {
+		ended := cur.DeepCopy()
+		ended.DeletionTimestamp = &metav1.Time{}
+		c.pods[key] = ended
+	}
+}
+
+func (c *memCluster) PodEnded(_ context.Context, key types.NamespacedName, uid types.UID) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pods[key]
+	return !ok || p.UID != uid || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, nil
+}
+
 func (c *memCluster) Namespace(_ context.Context, name string) (*corev1.Namespace, error) {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil
 }

@@ -13,10 +13,13 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 )
 
-// Del releases what Add gave one interface of a sandbox, unless the pod is a
-// StatefulSet pod that keeps its addresses. It succeeds when there is
-// nothing to release. Once a pod holds no address any more, its endpoint is
-// deleted too.
+// Del releases what Add gave one interface of a sandbox, unless the pod
+// keeps its addresses: a StatefulSet pod whose ordinal remains, or a pod that
+// is still alive, whose sandbox is being re-created (a node reboot, a runtime
+// restart) and whose next ADD takes the address over. It succeeds when there
+// is nothing to release, and a DEL of a sandbox that no longer holds the
+// claim (another sandbox of the pod took it over) changes nothing. Once a pod
+// holds no address any more, its endpoint is deleted too.
 func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 	key := in.Pod.Key()
 	unlock := a.locks.lock(key)
@@ -27,7 +30,7 @@ func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 		if !belongsTo(c, in.Attachment, in.Pod.UID) {
 			continue
 		}
-		keep, err := a.keepsAddress(ctx, c)
+		keep, err := a.keepsOnDel(ctx, c)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -53,6 +56,22 @@ func (a *Allocator) Del(ctx context.Context, in *DelRequest) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keepsOnDel reports whether claim c outlives the sandbox being deleted: a
+// StatefulSet ordinal's, or a live pod's (its address is the pod's until the
+// pod is gone; the controller's garbage collector releases it then if no DEL
+// does).
+func (a *Allocator) keepsOnDel(ctx context.Context, c *v1alpha1.IPClaim) (bool, error) {
+	if a.stateful(c.Spec.Owner) {
+		return a.keepsAddress(ctx, c)
+	}
+	h := c.Spec.Holder
+	ended, err := a.cluster.PodEnded(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, h.UID)
+	if err != nil {
+		return false, fmt.Errorf("is pod %s/%s still alive: %w", h.Namespace, h.Name, err)
+	}
+	return !ended, nil
 }
 
 // deleteEndpoint deletes the endpoint of a pod that holds no address any
@@ -127,8 +146,10 @@ func (a *Allocator) Check(_ context.Context, in *CheckRequest) error {
 const gcMinAge = time.Minute
 
 // GC releases this node's claims on a network whose sandbox is not in the
-// runtime's list of valid attachments. StatefulSet claims are left to the
-// controller, which knows whether the ordinal still exists.
+// runtime's list of valid attachments and whose pod is over (deleted,
+// replaced or finished): a live pod keeps its address for its next sandbox.
+// StatefulSet claims are left to the controller, which knows whether the
+// ordinal still exists.
 func (a *Allocator) GC(ctx context.Context, in *GCRequest, now time.Time) ([]string, error) {
 	valid := map[Attachment]bool{}
 	for _, at := range in.Valid {
@@ -142,6 +163,17 @@ func (a *Allocator) GC(ctx context.Context, in *GCRequest, now time.Time) ([]str
 		case c.Spec.Node != a.cfg.Node, h.Network != in.Network, h.ContainerID == "",
 			valid[Attachment{ContainerID: h.ContainerID, IfName: h.Interface}],
 			a.stateful(c.Spec.Owner), now.Sub(c.CreationTimestamp.Time) < gcMinAge:
+			continue
+		}
+		// A live pod between two sandboxes (its old one gone with a node
+		// reboot, the new one not made yet) is not in the runtime's list:
+		// its address waits for its next ADD, as on DEL.
+		ended, err := a.cluster.PodEnded(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Name}, h.UID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("is pod %s/%s still alive: %w", h.Namespace, h.Name, err))
+			continue
+		}
+		if !ended {
 			continue
 		}
 		if err := a.release(ctx, c); err != nil {

@@ -46,11 +46,12 @@ func (a *Allocator) allocation(req *request, got []grant) (*Allocation, error) {
 		subnet := parsed.Subnet
 		subnets = append(subnets, subnet.String())
 		ip := Address{Address: netip.PrefixFrom(g.addr, subnet.Bits()), Pool: p.Name}
+		gateway, routes := a.index.inherited(p, parsed)
 		if !clean {
-			ip.Gateway = parsed.Gateway
+			ip.Gateway = gateway
 		}
 		out.IPs = append(out.IPs, ip)
-		for _, r := range p.Spec.Routes {
+		for _, r := range routes {
 			if route, ok := poolRoute(r); ok {
 				out.Routes = append(out.Routes, route)
 			}

@@ -25,6 +25,8 @@ type SelectInput struct {
 	// NAD is the "namespace/name" of the NetworkAttachmentDefinition this
 	// interface comes from, empty when unknown.
 	NAD string
+	// Multus says where bare names in pools' spec.multusName are.
+	Multus spiderpool.Multus
 	// NetconfIPv4 and NetconfIPv6 are the netconf's default pools (rule 5).
 	NetconfIPv4, NetconfIPv6 []string
 	// AutoPools are the workload's automatic pools for this interface, by
@@ -123,21 +125,36 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AutoPoolAnnotationKey(ann),
 				Reason: "asks for an automatic pool, but SpiderSubnets or automatic pools are off in this cluster (Helm values ipam.spiderSubnet.enable and ipam.spiderSubnet.autoPool.enable); name a pool with " + spiderpool.AnnoPool + " instead"}
 		}
-		if _, plural := ann[spiderpool.AnnoSubnets]; plural && !req.Covers(in.IfName) {
+		entry, covered := req.Interface(in.IfName)
+		_, plural := ann[spiderpool.AnnoSubnets]
+		switch {
+		case covered:
+			names, err := autoPoolNames(entry, in.AutoPools)
+			return names, "automatic pool of pod annotation " + spiderpool.AutoPoolAnnotationKey(ann), false, err
+		case plural:
 			return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AnnoSubnets, Reason: fmt.Sprintf("has no entry for interface %q", in.IfName)}
 		}
-		return in.AutoPools, "automatic pool of pod annotation " + spiderpool.AnnoSubnet + "(s)", false, nil
+		// The singular annotation is for one interface (eth0 unless it
+		// says): another interface is chosen for by the rules below, as
+		// with ipam.spidernet.io/ippool.
 	}
 	if v, ok := ann[spiderpool.AnnoPools]; ok {
 		cs, err := spiderpool.ParsePoolsAnnotation(spiderpool.AnnoPools, v)
 		if err != nil {
 			return nil, "", false, err
 		}
+		names := make([]string, 0, len(cs))
 		for _, c := range cs {
 			if c.Interface == in.IfName {
 				return byFamily(c.IPv4, c.IPv6), "pod annotation " + spiderpool.AnnoPools, c.CleanGateway, nil
 			}
+			names = append(names, c.Interface)
 		}
+		// The pod names its pools per interface: one it leaves out gets no
+		// pool from lower rules either (as in Spiderpool), or it would draw
+		// from a default pool nobody chose for it.
+		return nil, "", false, &spiderpool.AnnotationError{Key: spiderpool.AnnoPools, Reason: fmt.Sprintf(
+			"has no entry for interface %q (it names %s); add one, or drop the annotation to use the lower rules", in.IfName, strings.Join(names, ", "))}
 	}
 	if v, ok := ann[spiderpool.AnnoPool]; ok {
 		c, err := spiderpool.ParsePoolAnnotation(spiderpool.AnnoPool, v)
@@ -182,6 +199,25 @@ func namedPools(in SelectInput) (map[int][]string, string, bool, error) {
 		return byFamily(v4, v6), "pools with spec.default=true", false, nil
 	}
 	return nil, "", false, nil
+}
+
+// autoPoolNames are the automatic pools of the families the interface's
+// entry names; a family it names without a pool fails the interface, so that
+// a pod never gets some of the addresses it asked for.
+func autoPoolNames(entry spiderpool.AutoPoolInterface, pools map[int][]string) (map[int][]string, error) {
+	out := map[int][]string{}
+	for _, fam := range []int{4, 6} {
+		subnet := entry.Subnet(fam)
+		if subnet == "" {
+			continue
+		}
+		if len(pools[fam]) == 0 {
+			return nil, &AllocationError{Msg: fmt.Sprintf("interface %s asks for an IPv%d address from SpiderSubnet %s, but the workload has no automatic IPv%d pool for it yet",
+				entry.Name, fam, subnet, fam)}
+		}
+		out[fam] = pools[fam]
+	}
+	return out, nil
 }
 
 func byFamily(v4, v6 []string) map[int][]string {
@@ -249,8 +285,11 @@ func filter(p *v2beta1.SpiderIPPool, family int, in SelectInput) string {
 	if p.Spec.PodAffinity != nil && !selects(p.Spec.PodAffinity, in.Pod.Labels) {
 		return "spec.podAffinity does not match the pod's labels"
 	}
-	if len(p.Spec.MultusName) > 0 && !slices.Contains(p.Spec.MultusName, in.NAD) {
-		return fmt.Sprintf("spec.multusName does not include network %q", in.NAD)
+	if len(p.Spec.MultusName) > 0 && !spiderpool.MultusNameMatches(p.Spec.MultusName, in.NAD, in.Multus) {
+		if in.NAD == "" {
+			return fmt.Sprintf("spec.multusName %v: interface %s is on the cluster default network, which the configuration does not name (clusterNetwork)", p.Spec.MultusName, in.IfName)
+		}
+		return fmt.Sprintf("spec.multusName %v does not include network %q", p.Spec.MultusName, in.NAD)
 	}
 	return ""
 }

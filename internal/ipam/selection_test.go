@@ -118,6 +118,20 @@ func TestSelect(t *testing.T) {
 			rule: "pod annotation " + spiderpool.AnnoPools, v4: []string{"backup-1"}, v6: []string{},
 		},
 		{
+			name: "auto pools of the families the subnet annotation names",
+			in: SelectInput{Pod: podWith(map[string]string{spiderpool.AnnoSubnet: `{"ipv4":["s4"]}`}),
+				AutoPools: map[int][]string{4: {"a"}, 6: {"v6"}}},
+			rule: "automatic pool of pod annotation " + spiderpool.AnnoSubnet, v4: []string{"a"}, v6: []string{},
+		},
+		{
+			name: "the singular subnet annotation leaves another interface to the rules below",
+			in: SelectInput{IfName: "net1", Pod: podWith(map[string]string{
+				spiderpool.AnnoSubnet: `{"interface":"eth0","ipv4":["s4"]}`,
+				spiderpool.AnnoPool:   `{"ipv4":["backup-1"]}`,
+			})},
+			rule: "pod annotation " + spiderpool.AnnoPool, v4: []string{"backup-1"}, v6: []string{},
+		},
+		{
 			name: "namespace default before netconf",
 			in:   SelectInput{Pod: podWith(nil), Namespace: nsWithDefault, NetconfIPv4: []string{"a"}},
 			rule: "namespace ns1 default pools", v4: []string{"e"}, v6: []string{},
@@ -170,6 +184,7 @@ func TestSelectRefusesMalformedAnnotations(t *testing.T) {
 		{map[string]string{spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]`}, spiderpool.AnnoPools, "set it on all entries or on none"},
 		{map[string]string{spiderpool.AnnoPools: `[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]`}, spiderpool.AnnoPools, `interface "eth0" appears twice`},
 		{map[string]string{spiderpool.AnnoSubnets: `[{"interface":"net1","ipv4":["s"]}]`}, spiderpool.AnnoSubnets, `no entry for interface "eth0"`},
+		{map[string]string{spiderpool.AnnoPools: `[{"interface":"net1","ipv4":["a"]}]`, spiderpool.AnnoPool: `{"ipv4":["b"]}`}, spiderpool.AnnoPools, `has no entry for interface "eth0" (it names net1)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mention, func(t *testing.T) {
@@ -219,5 +234,38 @@ func TestDefaultPoolsAreTriedByName(t *testing.T) {
 		if diff := cmp.Diff([]string{"a", "b", "c"}, names(sel.Pools[4])); diff != "" {
 			t.Fatalf("default pools in the order (-want +got):\n%s", diff)
 		}
+	}
+}
+
+// A pool's multusName matches bare NAD names in Multus's namespace, and a
+// pod without v1.multus-cni.io/default-network is on the cluster default
+// network the configuration names (issue 13, defect 16).
+func TestMultusNameBareAndClusterDefault(t *testing.T) {
+	onNet := func(names ...string) func(*v2beta1.SpiderIPPool) {
+		return func(p *v2beta1.SpiderIPPool) { p.Spec.MultusName = names }
+	}
+	pools := []*v2beta1.SpiderIPPool{
+		pool("bare", "10.6.0.0/16", onNet("macvlan-ens192")),
+		pool("qualified", "10.6.0.0/16", onNet("kube-system/macvlan-ens192")),
+		pool("elsewhere", "10.6.0.0/16", onNet("ns1/macvlan-ens192")),
+	}
+	ann := map[string]string{spiderpool.AnnoPool: `{"ipv4":["bare","qualified","elsewhere"]}`}
+	m := spiderpool.Multus{Namespace: "kube-system", ClusterNetwork: "macvlan-ens192"}
+	pod := podWith(ann)
+	sel, err := Select(SelectInput{Pod: pod, IfName: "eth0", Pools: pools, Multus: m, NAD: spiderpool.NetworkOf(pod, "eth0", m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(sel.Pools[4]); !slices.Equal(got, []string{"bare", "qualified"}) {
+		t.Errorf("pools %v (rejected %v), want bare and qualified", got, sel.Rejected)
+	}
+	// Without a configured cluster network, the reason says so.
+	m.ClusterNetwork = ""
+	sel, err = Select(SelectInput{Pod: pod, IfName: "eth0", Pools: pools, Multus: m, NAD: spiderpool.NetworkOf(pod, "eth0", m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.Pools[4]) != 0 || !strings.Contains(sel.Describe(), "which the configuration does not name (clusterNetwork)") {
+		t.Errorf("pools %v, reasons %q; want none, saying the cluster network is not configured", names(sel.Pools[4]), sel.Describe())
 	}
 }

@@ -60,6 +60,11 @@ type Cluster interface {
 	// another UID is read again from the API server: the cache may not have
 	// seen the pod the runtime is starting.
 	Pod(ctx context.Context, key types.NamespacedName, uid types.UID) (*corev1.Pod, error)
+	// PodEnded reports whether pod incarnation uid is over: deleted, being
+	// deleted, replaced by a pod of another UID, or finished (Succeeded or
+	// Failed). A pod the cache shows running is read again from the API
+	// server, which knows its phase and the latest deletion.
+	PodEnded(ctx context.Context, key types.NamespacedName, uid types.UID) (bool, error)
 	// Namespace returns the namespace, or ErrNotFound.
 	Namespace(ctx context.Context, name string) (*corev1.Namespace, error)
 	// Node returns the agent's own node.

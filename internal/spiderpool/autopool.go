@@ -215,14 +215,14 @@ func parseReclaim(value string) (bool, error) {
 	return b, nil
 }
 
-// Covers reports whether the request has an entry for the pod interface ifName.
-func (r AutoPoolRequest) Covers(ifName string) bool {
+// Interface returns the request's entry for the pod interface ifName.
+func (r AutoPoolRequest) Interface(ifName string) (AutoPoolInterface, bool) {
 	for _, i := range r.Interfaces {
 		if i.Name == ifName {
-			return true
+			return i, true
 		}
 	}
-	return false
+	return AutoPoolInterface{}, false
 }
 
 // AutoPoolAnnotationKey is the subnet annotation a pod template uses: the

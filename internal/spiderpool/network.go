@@ -13,11 +13,26 @@ const (
 	AnnoMultusNetworks       = "k8s.v1.cni.cncf.io/networks"
 )
 
+// Multus is what the agent knows of the node's Multus: the namespace in
+// which bare names of the cluster default network, and of pools'
+// spec.multusName, are looked up (Multus's multusNamespace; Spiderpool uses
+// its installation namespace), and the NetworkAttachmentDefinition of the
+// cluster default network (Multus's clusterNetwork), "" when not configured.
+type Multus struct {
+	Namespace      string
+	ClusterNetwork string
+}
+
 // NetworkOf returns the "namespace/name" of the NetworkAttachmentDefinition
-// that Multus uses for a pod's interface, or "" for the cluster default.
-func NetworkOf(pod *corev1.Pod, ifName string) string {
+// that Multus uses for a pod's interface: for eth0 the pod's
+// v1.multus-cni.io/default-network or else the cluster default network; ""
+// when unknown.
+func NetworkOf(pod *corev1.Pod, ifName string, m Multus) string {
 	if ifName == "eth0" {
-		return qualify(pod.Annotations[AnnoMultusDefaultNetwork], pod.Namespace)
+		if v := strings.TrimSpace(pod.Annotations[AnnoMultusDefaultNetwork]); v != "" {
+			return qualify(v, m.Namespace)
+		}
+		return qualify(m.ClusterNetwork, m.Namespace)
 	}
 	nets := multusNetworks(pod.Annotations[AnnoMultusNetworks], pod.Namespace)
 	for i, n := range nets {
@@ -77,4 +92,16 @@ func qualify(ref, ns string) string {
 		return ref
 	}
 	return ns + "/" + ref
+}
+
+// MultusNameMatches reports whether a pool's spec.multusName names the
+// network nad ("namespace/name"); a bare name is in m.Namespace, as
+// Spiderpool reads it.
+func MultusNameMatches(multusName []string, nad string, m Multus) bool {
+	for _, n := range multusName {
+		if nad != "" && qualify(strings.TrimSpace(n), m.Namespace) == nad {
+			return true
+		}
+	}
+	return false
 }

@@ -42,7 +42,9 @@ func TestOrdinalSlot(t *testing.T) {
 		{"ordinals.start shifts the range", claim("db-0", nil), sts(func(s *appsv1.StatefulSet) { s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1} }), SlotScaledDown, false},
 		{"retained on scale-down", claim("db-9", nil), sts(func(s *appsv1.StatefulSet) { s.Annotations = map[string]string{AnnoRetainOnScaleDown: "true"} }), SlotRetained, true},
 		{"statefulset gone", claim("db-0", nil), nil, SlotGone, false},
-		{"statefulset replaced", claim("db-0", nil), sts(func(s *appsv1.StatefulSet) { s.UID = "sts-2" }), SlotReplaced, false},
+		// Re-created under the same name (--cascade=orphan, then apply): the
+		// ordinal's address carries over, as Spiderpool matches by name.
+		{"statefulset re-created", claim("db-0", nil), sts(func(s *appsv1.StatefulSet) { s.UID = "sts-2" }), SlotKept, true},
 		{"statefulset deleting", claim("db-0", nil), sts(func(s *appsv1.StatefulSet) { s.DeletionTimestamp = &metav1.Time{} }), SlotDeleting, false},
 		{"not a pod of its naming", claim("web-0", nil), sts(), SlotNotAnOrdinalPod, false},
 	}

@@ -17,7 +17,6 @@ const (
 	SlotKept            = "statefulset_ordinal"
 	SlotRetained        = "retained_on_scale_down"
 	SlotGone            = "statefulset_gone"
-	SlotReplaced        = "statefulset_replaced"
 	SlotDeleting        = "statefulset_deleting"
 	SlotScaledDown      = "scaled_down"
 	SlotNotAnOrdinalPod = "no_ordinal"
@@ -48,9 +47,16 @@ func FirstOrdinal(sts *appsv1.StatefulSet) int32 {
 
 // OrdinalSlot says whether the StatefulSet (nil when absent) still has the
 // ordinal of a StatefulSet claim, so that the claim outlives its pod: the
-// same StatefulSet (by UID), not being deleted, and either retaining
-// addresses on scale-down (ipkeeper.io/retain-on-scale-down) or with the
-// ordinal in [start, start+replicas). reason says why, kept or not.
+// StatefulSet of the claim's namespace and name, not being deleted, and
+// either retaining addresses on scale-down (ipkeeper.io/retain-on-scale-down)
+// or with the ordinal in [start, start+replicas). reason says why, kept or
+// not.
+//
+// The StatefulSet is matched by name, not UID, as Spiderpool matches it: a
+// StatefulSet re-created under the same name (kubectl delete
+// --cascade=orphan, then apply, to change an immutable field) adopts the
+// pods and so their ordinals' addresses. A StatefulSet deleted with its pods
+// loses them once the pods are gone and no StatefulSet of that name exists.
 //
 // This is the rule that keeps a restarting pod's address, and the rule that
 // lets the agent and the garbage collector release it: both use this one.
@@ -58,8 +64,6 @@ func OrdinalSlot(claim *v1alpha1.IPClaim, sts *appsv1.StatefulSet) (reason strin
 	switch {
 	case sts == nil:
 		return SlotGone, false
-	case claim.Spec.Owner.UID != "" && sts.UID != claim.Spec.Owner.UID:
-		return SlotReplaced, false
 	case sts.DeletionTimestamp != nil:
 		return SlotDeleting, false
 	case sts.Annotations[AnnoRetainOnScaleDown] == "true":

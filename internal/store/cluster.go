@@ -66,6 +66,28 @@ func (c *Cluster) Pod(ctx context.Context, key types.NamespacedName, uid types.U
 	return &corev1.Pod{TypeMeta: meta.TypeMeta, ObjectMeta: meta.ObjectMeta}, nil
 }
 
+// PodEnded reports whether the pod incarnation uid is over. The cache, which
+// holds metadata only, answers for a pod gone, replaced or being deleted; a
+// pod it shows running costs one read of the API server for its phase.
+func (c *Cluster) PodEnded(ctx context.Context, key types.NamespacedName, uid types.UID) (bool, error) {
+	meta := metadataOf(corev1.SchemeGroupVersion.WithKind("Pod"))
+	err := c.cache.Get(ctx, key, meta)
+	switch {
+	case err != nil && !apierrors.IsNotFound(err):
+		return false, fmt.Errorf("get pod %s: %w", key, err)
+	case err == nil && (meta.UID != uid || meta.DeletionTimestamp != nil):
+		return true, nil
+	}
+	pod := &corev1.Pod{}
+	if err := c.api.Get(ctx, key, pod); apierrors.IsNotFound(err) {
+		return true, nil
+	} else if err != nil {
+		return false, fmt.Errorf("get pod %s: %w", key, err)
+	}
+	return pod.UID != uid || pod.DeletionTimestamp != nil ||
+		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed, nil
+}
+
 // Namespace returns the namespace.
 func (c *Cluster) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	ns := &corev1.Namespace{}

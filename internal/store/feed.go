@@ -14,7 +14,8 @@ import (
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 )
 
-// Feed keeps index in step with the cluster's pools, reservations and claims.
+// Feed keeps index in step with the cluster's pools, subnets, reservations
+// and claims.
 func Feed(ctx context.Context, c cache.Cache, index *ipam.Index) error {
 	feeds := []struct {
 		obj    client.Object
@@ -27,6 +28,9 @@ func Feed(ctx context.Context, c cache.Cache, index *ipam.Index) error {
 		{&v2beta1.SpiderIPPool{},
 			func(o any) { index.SetPool(o.(*v2beta1.SpiderIPPool)) },
 			func(o any) { index.DeletePool(o.(*v2beta1.SpiderIPPool).Name) }},
+		{&v2beta1.SpiderSubnet{},
+			func(o any) { index.SetSubnet(o.(*v2beta1.SpiderSubnet)) },
+			func(o any) { index.DeleteSubnet(o.(*v2beta1.SpiderSubnet).Name) }},
 		{&v2beta1.SpiderReservedIP{},
 			func(o any) {
 				r := o.(*v2beta1.SpiderReservedIP)

@@ -73,8 +73,10 @@ func (w *Pools) validate(ctx context.Context, old, p *v2beta1.SpiderIPPool) erro
 	errs = append(errs, checkGateway(spec.Child("gateway"), p.Spec.Gateway, subnet, ips, exclude)...)
 	errs = append(errs, checkRoutes(spec.Child("routes"), p.Spec.Routes, subnet)...)
 	for i, m := range p.Spec.MultusName {
-		if ns, name, ok := strings.Cut(m, "/"); !ok || ns == "" || name == "" {
-			errs = append(errs, field.Invalid(spec.Child("multusName").Index(i), m, `want "namespace/name" of a NetworkAttachmentDefinition`))
+		// A bare name is in the agent's multusNamespace, as Spiderpool reads
+		// it in its installation namespace.
+		if ns, name, ok := strings.Cut(m, "/"); m == "" || ok && (ns == "" || name == "" || strings.Contains(name, "/")) {
+			errs = append(errs, field.Invalid(spec.Child("multusName").Index(i), m, `want "namespace/name" of a NetworkAttachmentDefinition, or its name alone for one in ipkeeper's namespace (configuration multusNamespace)`))
 		}
 	}
 	if len(errs) > 0 {

@@ -27,6 +27,8 @@ enableStatefulSet: true
 enableSpiderSubnet: true
 enableAutoPoolForApplication: true
 clusterSubnetDefaultFlexibleIPNumber: 1
+autoPoolWaitSeconds: 30
+multusNamespace: kube-system
 gc:
   enabled: true
   scanIntervalSeconds: 30
@@ -79,6 +81,16 @@ func TestConfig(t *testing.T) {
 
 // TestConfigRollsPods checks that both pod templates carry the checksum of
 // the one ConfigMap, so that a configuration change restarts them.
+// Spiderpool's value naming the cluster default network's
+// NetworkAttachmentDefinition is read (not created): the agent matches pools'
+// multusName against it for pods without a default-network annotation.
+func TestConfigClusterNetwork(t *testing.T) {
+	got := conf(t, render(t, "--set", "multus.multusCNI.defaultCniCRName=macvlan-ens192"))
+	if got["clusterNetwork"] != "macvlan-ens192" || got["multusNamespace"] != namespace {
+		t.Errorf("conf.yml clusterNetwork %v, multusNamespace %v; want macvlan-ens192 in %s", got["clusterNetwork"], got["multusNamespace"], namespace)
+	}
+}
+
 func TestConfigRollsPods(t *testing.T) {
 	sums := map[string]string{}
 	for _, profile := range []string{"default", "statefulset-off"} {

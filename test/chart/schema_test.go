@@ -19,7 +19,7 @@ func TestSchemaRefuses(t *testing.T) {
 		{"ipam.enableIPConflictDetection=true", []string{"/ipam/enableIPConflictDetection", "ipkeeper does not implement IP conflict detection"}},
 		{"ipam.enableGatewayDetection=true", []string{"/ipam/enableGatewayDetection", "ipkeeper does not implement gateway detection"}},
 		{"multus.multusCNI.install=true", []string{"/multus/multusCNI/install", "ipkeeper does not implement installing Multus"}},
-		{"multus.multusCNI.defaultCniCRName=calico", []string{"/multus/multusCNI/defaultCniCRName", "ipkeeper does not implement installing or configuring Multus"}},
+		{"multus.multusCNI.defaultCniCRName=1", []string{"/multus/multusCNI/defaultCniCRName"}},
 		{"coordinator.enabled=true", []string{"/coordinator/enabled", "the coordinator plugin (not yet)"}},
 		{"coordinator.mode=underlay", []string{"/coordinator/mode", "the coordinator plugin (not yet)"}},
 		{"sriov.install=true", []string{"/sriov", "ipkeeper does not implement"}},

@@ -181,3 +181,13 @@ func poll(t *testing.T, timeout time.Duration, what string, cond wait.ConditionW
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
+
+// endPod deletes the sandbox's pod at once, as a force delete does: the
+// runtime's DEL then tears the sandbox down for good, and releases its
+// addresses (a live pod's DEL keeps them for its next sandbox).
+func endPod(t *testing.T, sb *sandbox) {
+	t.Helper()
+	if err := kube.client.Delete(t.Context(), sb.pod, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatalf("delete pod %s: %v", sb.pod.Name, err)
+	}
+}

@@ -65,6 +65,7 @@ func TestSpecVersions(t *testing.T) {
 			}
 			wantClaims(t, node, addrs...)
 
+			endPod(t, pod)
 			if err := rt.del(t, pod); err != nil {
 				t.Fatalf("DEL: %v", err)
 			}
@@ -111,6 +112,7 @@ func TestDualStack(t *testing.T) {
 			if err := rt.check(t, pod); err != nil {
 				t.Errorf("CHECK: %v", err)
 			}
+			endPod(t, pod)
 			if err := rt.del(t, pod); err != nil {
 				t.Fatalf("DEL: %v", err)
 			}
@@ -137,6 +139,7 @@ func TestDelAfterAgentRestart(t *testing.T) {
 	if err := rt.check(t, pod); err != nil {
 		t.Errorf("CHECK after the restart: %v", err)
 	}
+	endPod(t, pod)
 	if err := rt.del(t, pod); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
@@ -192,6 +195,7 @@ func TestAgentDown(t *testing.T) {
 		addrs, _ := summarize(rt.mustAdd(t, pod))
 
 		stop()
+		endPod(t, pod)
 		wantCNIError(t, rt.del(t, pod), types.ErrTryAgainLater, "ipkeeper agent unreachable at "+socket)
 		wantClaims(t, node, addrs...)
 

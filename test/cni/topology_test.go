@@ -16,6 +16,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
 )
 
 const (
@@ -84,6 +85,7 @@ func newNode(t *testing.T) *node {
 type sandbox struct {
 	netns ns.NetNS
 	rt    *libcni.RuntimeConf
+	pod   *corev1.Pod
 }
 
 // newSandbox creates pod podName bound to node n, with the annotations
@@ -105,6 +107,7 @@ func newSandbox(t *testing.T, n *node, podName string, annotations map[string]st
 	return &sandbox{
 		netns: netns,
 		rt:    &libcni.RuntimeConf{ContainerID: id, NetNS: netns.Path(), IfName: podIfName, Args: args},
+		pod:   pod,
 	}
 }
 
@@ -290,4 +293,25 @@ func agentSocket(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir + "/agent.sock"
+}
+
+// recreated is a new sandbox of sb's pod, as the runtime makes it after a
+// node reboot or its own restart: the same pod UID, a new container ID and
+// network namespace.
+func recreated(t *testing.T, sb *sandbox) *sandbox {
+	t.Helper()
+	netns := newNetNS(t)
+	id := "ctr-" + rand.Text()[:12]
+	args := make([][2]string, 0, len(sb.rt.Args))
+	for _, kv := range sb.rt.Args {
+		if kv[0] == "K8S_POD_INFRA_CONTAINER_ID" {
+			kv[1] = id
+		}
+		args = append(args, kv)
+	}
+	return &sandbox{
+		netns: netns,
+		rt:    &libcni.RuntimeConf{ContainerID: id, NetNS: netns.Path(), IfName: sb.rt.IfName, Args: args},
+		pod:   sb.pod,
+	}
 }

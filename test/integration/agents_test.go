@@ -42,12 +42,13 @@ func startAgent(t testing.TB, node, dir string) *agentProc {
 }
 
 // startAgentAs starts an agent with the credentials of kubeconfig, writing
-// its log to log (nil discards it), and waits until it is ready.
-func startAgentAs(t testing.TB, node, dir, kubeconfig string, log io.Writer) *agentProc {
+// its log to log (nil discards it), and waits until it is ready. args are
+// further flags, such as --config.
+func startAgentAs(t testing.TB, node, dir, kubeconfig string, log io.Writer, args ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{node: node, socket: filepath.Join(dir, node+".sock")}
-	a.cmd = exec.Command(env.agentBin, "--node-name", node, "--socket", a.socket,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	a.cmd = exec.Command(env.agentBin, append([]string{"--node-name", node, "--socket", a.socket,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)...)
 	a.cmd.Env = append(a.cmd.Environ(), "KUBECONFIG="+kubeconfig)
 	a.cmd.Stdout, a.cmd.Stderr = log, log
 	if err := a.cmd.Start(); err != nil {
@@ -122,6 +123,16 @@ func createPods(t testing.TB, ns, pool string, n int, nodes []string) []*corev1.
 		t.FailNow()
 	}
 	return pods
+}
+
+// endPod deletes a pod at once, as a force delete does: the runtime's DEL
+// then releases its addresses (a live pod's DEL keeps them for its next
+// sandbox).
+func endPod(t testing.TB, p *corev1.Pod) {
+	t.Helper()
+	if err := env.client.Delete(t.Context(), p, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatalf("delete pod %s: %v", p.Name, err)
+	}
 }
 
 func add(ctx context.Context, a *agentProc, p *corev1.Pod, container string) (*agentapi.AddResponse, error) {

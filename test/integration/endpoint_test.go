@@ -31,6 +31,7 @@ func TestIntegrationDelDeletesAStatelessPodsEndpoint(t *testing.T) {
 	if err := env.client.Get(t.Context(), key, &v2beta1.SpiderEndpoint{}); err != nil {
 		t.Fatalf("endpoint after ADD: %v", err)
 	}
+	endPod(t, pod)
 	err := agent.client.Del(t.Context(), &agentapi.DelRequest{
 		Attachment: agentapi.Attachment{ContainerID: "c1", IfName: "eth0"},
 		Pod:        agentapi.PodRef{Namespace: ns, Name: pod.Name, UID: string(pod.UID)},

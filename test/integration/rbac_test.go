@@ -150,6 +150,7 @@ func (r *rbacRun) testAgentAddAndDel(t *testing.T) {
 	waitEvent(t, ns, pods[2].Name, "IPAllocationFailed")
 
 	for i, p := range pods[:2] {
+		endPod(t, p)
 		err := r.agent.client.Del(t.Context(), &agentapi.DelRequest{
 			Attachment: agentapi.Attachment{ContainerID: fmt.Sprint("rbac-", i), IfName: "eth0"},
 			Pod:        agentapi.PodRef{Namespace: ns, Name: p.Name, UID: string(p.UID)},

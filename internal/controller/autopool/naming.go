@@ -56,11 +56,16 @@ type Owner struct {
 }
 
 // PoolName is the name of the automatic pool of a workload's interface and
-// IP family: auto4-<name>-<interface>-<first 5 characters of the UID>, the
-// workload's name cut so that the whole fits in 63 characters.
+// IP family, as Spiderpool names it: auto4-<name>-<interface>-<the first 5
+// characters of the UID's last dash-separated part>, in lowercase, the
+// workload's name cut so that the whole fits in 63 characters. The name is
+// only chosen at creation: pools are found by their labels, so a pool
+// created under an earlier rule (the UID's first 5 characters, before
+// ipkeeper followed Spiderpool here) keeps serving its workload.
 func PoolName(family int, workload, iface string, uid types.UID) string {
 	prefix := "auto" + strconv.Itoa(family) + "-"
-	suffix := "-" + dnsLabelPart(iface, 15) + "-" + dnsLabelPart(string(uid), 5)
+	parts := strings.Split(string(uid), "-")
+	suffix := "-" + dnsLabelPart(iface, 15) + "-" + dnsLabelPart(parts[len(parts)-1], 5)
 	name := dnsLabelPart(workload, maxNameLen-len(prefix)-len(suffix))
 	return prefix + name + suffix
 }

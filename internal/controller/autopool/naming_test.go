@@ -21,11 +21,11 @@ func TestPoolName(t *testing.T) {
 		iface    string
 		want     string
 	}{
-		{"seed", 4, "nginx", "eth0", "auto4-nginx-eth0-452e7"},
-		{"ipv6", 6, "nginx", "net1", "auto6-nginx-net1-452e7"},
-		{"dots and case", 4, "web.Front", "eth0.100", "auto4-web-front-eth0-100-452e7"},
-		{"long name cut", 4, strings.Repeat("a", 60) + "-tail", "eth0", "auto4-" + strings.Repeat("a", 46) + "-eth0-452e7"},
-		{"cut on a dash", 4, strings.Repeat("a", 45) + "-bbbb", "eth0", "auto4-" + strings.Repeat("a", 45) + "-eth0-452e7"},
+		{"seed", 4, "nginx", "eth0", "auto4-nginx-eth0-01234"},
+		{"ipv6", 6, "nginx", "net1", "auto6-nginx-net1-01234"},
+		{"dots and case", 4, "web.Front", "eth0.100", "auto4-web-front-eth0-100-01234"},
+		{"long name cut", 4, strings.Repeat("a", 60) + "-tail", "eth0", "auto4-" + strings.Repeat("a", 46) + "-eth0-01234"},
+		{"cut on a dash", 4, strings.Repeat("a", 45) + "-bbbb", "eth0", "auto4-" + strings.Repeat("a", 45) + "-eth0-01234"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +37,22 @@ func TestPoolName(t *testing.T) {
 				t.Errorf("PoolName %q is not a valid name: %v", got, errs)
 			}
 		})
+	}
+}
+
+// A pool named under the earlier rule (the UID's first 5 characters) is
+// still its workload's after an upgrade: pools are found by their labels.
+func TestPoolOfTheEarlierNameIsStillFound(t *testing.T) {
+	const uid = types.UID("452e737e-5e12-4c1d-9b1a-0123456789ab")
+	o := Owner{Key: Key{Group: "apps", Kind: "Deployment", Namespace: "ns", Name: "nginx"}, APIVersion: "apps/v1", UID: uid}
+	old := v2beta1.SpiderIPPool{ObjectMeta: metav1.ObjectMeta{Name: "auto4-nginx-eth0-452e7", Labels: poolLabels(o, "eth0")},
+		Spec: v2beta1.SpiderIPPoolSpec{Subnet: "10.244.0.0/16"}}
+	got := candidates([]v2beta1.SpiderIPPool{old}, uid, "eth0", 4)
+	if len(got) != 1 || got[0].Name != old.Name {
+		t.Fatalf("candidates = %v, want the pool of the earlier name", got)
+	}
+	if PoolName(4, "nginx", "eth0", uid) == old.Name {
+		t.Fatal("the test needs a name the current rule does not give")
 	}
 }
 

@@ -39,6 +39,9 @@ const (
 	ReasonAutoPoolDeleted        = "AutoPoolDeleted"
 	eventAction                  = "ManageAutoPool"
 	thirdPartyOwnerRecheckPeriod = 10 * time.Minute
+	// inUseRecheckPeriod is how often a gone workload's pool that its pods
+	// still hold addresses of is looked at again, to delete it once free.
+	inUseRecheckPeriod = 10 * time.Second
 )
 
 // What automatic pools need: built-in workloads and their pods' metadata,
@@ -86,7 +89,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 		return ctrl.Result{}, err
 	}
 	if w == nil {
-		return ctrl.Result{}, r.reclaim(ctx, nil, pools)
+		return r.reclaimed(r.reclaim(ctx, nil, pools))
 	}
 	if w.Annotations == nil && !w.HasReplicas {
 		// A third-party controller without pods: nothing says what its
@@ -115,11 +118,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, key Key) (ctrl.Result, error
 			unused = append(unused, p)
 		}
 	}
-	if rerr := r.reclaim(ctx, w, unused); rerr != nil {
+	inUse, rerr := r.reclaim(ctx, w, unused)
+	if rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	if err == nil && !w.HasReplicas {
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case inUse:
+		return ctrl.Result{RequeueAfter: inUseRecheckPeriod}, nil
+	case !w.HasReplicas:
 		return ctrl.Result{RequeueAfter: thirdPartyOwnerRecheckPeriod}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// reclaimed is the result of a reclaim: look again later while a pool to be
+// deleted still holds claimed addresses (claims have no events here).
+func (r *Reconciler) reclaimed(inUse bool, err error) (ctrl.Result, error) {
+	if err == nil && inUse {
+		return ctrl.Result{RequeueAfter: inUseRecheckPeriod}, nil
 	}
 	return ctrl.Result{}, err
 }
@@ -155,8 +173,10 @@ func (r *Reconciler) ensureAll(ctx context.Context, w *workload, req spiderpool.
 }
 
 // candidates returns the pools that may serve a workload's interface and
-// family: its own first, then pools kept (reclaim "false") by an earlier
-// workload of the same kind, namespace and name, by name.
+// family: its own first, then pools left by an earlier workload of the same
+// kind, namespace and name, by name: kept on purpose (reclaim "false"), or
+// not deleted yet because its pods still hold addresses of them (the
+// workload was deleted with --cascade=orphan and is being re-created).
 func candidates(pools []v2beta1.SpiderIPPool, uid types.UID, iface string, family int) []*v2beta1.SpiderIPPool {
 	var own, kept []*v2beta1.SpiderIPPool
 	for i := range pools {
@@ -165,7 +185,7 @@ func candidates(pools []v2beta1.SpiderIPPool, uid types.UID, iface string, famil
 		case p.Labels[LabelInterface] != iface || spiderpool.PoolFamily(p) != family:
 		case p.Labels[LabelOwnerUID] == string(uid):
 			own = append(own, p)
-		case !reclaims(p):
+		case !reclaims(p) || p.DeletionTimestamp == nil:
 			kept = append(kept, p)
 		}
 	}
@@ -177,24 +197,41 @@ func candidates(pools []v2beta1.SpiderIPPool, uid types.UID, iface string, famil
 
 // reclaim deletes the pools that are no longer wanted. w is nil when the
 // workload is gone: then pools made with ippool-reclaim "false" are kept for
-// a workload re-created with the same kind, namespace and name. A live
-// workload's own pools that it no longer asks for are deleted.
-func (r *Reconciler) reclaim(ctx context.Context, w *workload, pools []v2beta1.SpiderIPPool) error {
+// a workload re-created with the same kind, namespace and name, and the
+// others once no address of them is claimed: pods left running by a delete
+// with --cascade=orphan keep their addresses, and a workload re-created
+// under the same name adopts the pool (candidates). A live workload's own
+// pools that it no longer asks for are deleted. inUse reports a pool kept
+// only because it is in use, to look at again.
+func (r *Reconciler) reclaim(ctx context.Context, w *workload, pools []v2beta1.SpiderIPPool) (inUse bool, err error) {
 	var errs []error
 	for i := range pools {
 		p := &pools[i]
-		if !reclaims(p) && (w == nil || p.Labels[LabelOwnerUID] != string(w.UID)) {
+		earlier := w == nil || p.Labels[LabelOwnerUID] != string(w.UID)
+		if !reclaims(p) && earlier {
 			continue
 		}
 		why := "its workload is gone"
 		if w != nil {
 			why = "no longer asked for"
 		}
+		if earlier && p.DeletionTimestamp == nil {
+			claimed, err := r.claimed(ctx, p.Name)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !claimed.IsEmpty() {
+				ctrl.LoggerFrom(ctx).V(1).Info("Keeping automatic pool of a gone workload while its addresses are held", "pool", p.Name)
+				inUse = true
+				continue
+			}
+		}
 		if err := r.deletePool(ctx, w, p, why); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return inUse, errors.Join(errs...)
 }
 
 // deletePool deletes an automatic pool as it was read: a pool changed since

@@ -27,7 +27,6 @@ const (
 	ReasonPodCompleted        = "pod_completed"
 	ReasonPodTerminated       = "pod_terminated"
 	ReasonStatefulSetGone     = spiderpool.SlotGone
-	ReasonStatefulSetReplaced = spiderpool.SlotReplaced
 	ReasonStatefulSetDeleting = spiderpool.SlotDeleting
 	ReasonScaledDown          = spiderpool.SlotScaledDown
 	ReasonNoOrdinal           = spiderpool.SlotNotAnOrdinalPod

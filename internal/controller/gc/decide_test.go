@@ -192,15 +192,18 @@ func TestDecideStatefulSet(t *testing.T) {
 		{"retained on scale-down", web(7), nil, stsOf(three, retain("true")), t0, want{false, KeepRetained, 0}},
 		{"retain annotation false", web(7), nil, stsOf(three, retain("false")), t0, want{true, ReasonScaledDown, 0}},
 		{"retained, but the statefulset is being deleted", web(7), nil, stsOf(three, retain("true"), stsDeleting), t0, want{true, ReasonStatefulSetDeleting, 0}},
-		{"retained, but the statefulset was re-created", web(7), nil, stsOf(three, retain("true"), stsUID("new")), t0, want{true, ReasonStatefulSetReplaced, 0}},
+		{"retained, and the statefulset was re-created", web(7), nil, stsOf(three, retain("true"), stsUID("new")), t0, want{false, KeepRetained, 0}},
 
 		// The StatefulSet is gone, re-created or being deleted.
 		{"statefulset gone", web(0), nil, nil, t0, want{true, ReasonStatefulSetGone, 0}},
 		{"statefulset gone, pod of another incarnation", web(0), podOf("web-0", uid("new")), nil, t0, want{true, ReasonStatefulSetGone, 0}},
 		{"statefulset gone, orphaned pod running", web(0), podOf("web-0"), nil, t0, want{false, KeepPodAlive, 0}},
 		{"statefulset gone, pod terminating in grace", web(0), podOf("web-0", deleting(deadline, 30)), nil, t0, want{false, KeepPodTerminating, 60 * time.Second}},
-		{"statefulset re-created", web(0), nil, stsOf(three, stsUID("new")), t0, want{true, ReasonStatefulSetReplaced, 0}},
-		{"statefulset re-created, old pod still running", web(0), podOf("web-0"), stsOf(three, stsUID("new")), t0, want{false, KeepPodAlive, 0}},
+		// Re-created under the same name (--cascade=orphan, then apply): the
+		// new StatefulSet has the ordinal, by name as in Spiderpool.
+		{"statefulset re-created, pod gone (rolled)", web(0), nil, stsOf(three, stsUID("new")), t0, want{false, KeepOrdinal, 0}},
+		{"statefulset re-created, old pod still running", web(0), podOf("web-0"), stsOf(three, stsUID("new")), t0, want{false, KeepOrdinal, 0}},
+		{"statefulset re-created smaller", web(3), nil, stsOf(three, stsUID("new")), t0, want{true, ReasonScaledDown, 0}},
 		{"statefulset being deleted", web(0), nil, stsOf(three, stsDeleting), t0, want{true, ReasonStatefulSetDeleting, 0}},
 
 		// The ordinal from the pod name when spec.ordinal is unset.
