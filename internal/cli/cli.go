@@ -8,7 +8,7 @@
 // It reuses the product's pure rules rather than restating them: pool
 // arithmetic from internal/ipnet and internal/spiderpool, the agent's pool
 // choice from internal/ipam (Select, pure), the invariants from
-// internal/audit. It imports those, the API types, client-go,
+// internal/audit, the agents' configuration file from internal/config. It imports those, the API types, client-go,
 // controller-runtime's client, cobra, cli-runtime and the standard library;
 // nothing imports it but cmd/kubectl-ipkeeper.
 package cli

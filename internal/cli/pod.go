@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
@@ -74,7 +75,8 @@ type EventSummary struct {
 }
 
 func newPodCommand(o *options) *cobra.Command {
-	return &cobra.Command{
+	var confMap string
+	cmd := &cobra.Command{
 		Use:     "pod [NAMESPACE/]NAME",
 		Aliases: []string{"explain"},
 		Short:   "A pod's addresses and why; or why it has none",
@@ -102,7 +104,7 @@ got no address.`,
 			if err != nil {
 				return err
 			}
-			ex, err := explainPod(cmd.Context(), c, ns, name)
+			ex, err := explainPod(cmd.Context(), c, ns, name, multusOf(cmd.Context(), c, confMap))
 			if err != nil {
 				return err
 			}
@@ -112,9 +114,35 @@ got no address.`,
 			return o.podText(ex)
 		},
 	}
+	cmd.Flags().StringVar(&confMap, "config-map", defaultConfigMap,
+		"NAMESPACE/NAME of ipkeeper's ConfigMap (conf.yml), for where bare network names are and the cluster default network")
+	return cmd
 }
 
-func explainPod(ctx context.Context, c client.Client, ns, name string) (*PodExplanation, error) {
+// defaultConfigMap is the chart's ConfigMap with release ipkeeper in kube-system.
+const defaultConfigMap = "kube-system/ipkeeper-conf"
+
+// multusOf reads multusNamespace and clusterNetwork from ipkeeper's
+// configuration, as the agents do; without it, bare names are in
+// kube-system and the cluster default network is unknown.
+func multusOf(ctx context.Context, c client.Client, ref string) spiderpool.Multus {
+	m := spiderpool.Multus{Namespace: "kube-system"}
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok {
+		return m
+	}
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+		return m
+	}
+	cfg, err := config.Parse([]byte(cm.Data["conf.yml"]))
+	if err != nil {
+		return m
+	}
+	return spiderpool.Multus{Namespace: cfg.MultusNamespace, ClusterNetwork: cfg.ClusterNetwork}
+}
+
+func explainPod(ctx context.Context, c client.Client, ns, name string, m spiderpool.Multus) (*PodExplanation, error) {
 	pod := &corev1.Pod{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -146,14 +174,14 @@ func explainPod(ctx context.Context, c client.Client, ns, name string) (*PodExpl
 		pools[i] = &s.Pools[i]
 	}
 	for _, ifName := range interfacesOf(pod, s) {
-		rep := InterfaceReport{Interface: ifName, Network: spiderpool.NetworkOf(pod, ifName)}
+		rep := InterfaceReport{Interface: ifName, Network: spiderpool.NetworkOf(pod, ifName, m)}
 		for i := range s.Claims {
 			cl := &s.Claims[i]
 			if cl.Spec.Holder.Namespace == ns && cl.Spec.Holder.Name == name && cl.Spec.Holder.Interface == ifName {
 				rep.Addresses = append(rep.Addresses, *summarize(cl))
 			}
 		}
-		in := ipam.SelectInput{Pod: pod, Namespace: namespace, Node: node, IfName: ifName, NAD: rep.Network,
+		in := ipam.SelectInput{Pod: pod, Namespace: namespace, Node: node, IfName: ifName, NAD: rep.Network, Multus: m,
 			AutoPools: autoPoolsOf(pod, s, ifName), Pools: pools}
 		in.NetconfIPv4, in.NetconfIPv6 = netconfDefaults(ctx, c, rep.Network)
 		sel, err := ipam.Select(in)

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // orphanStatefulSet is a StatefulSet of two pods drawing from ipam, with a
@@ -63,7 +65,7 @@ func claimUIDs(t *testing.T, env *framework.Env, ips map[string]string) map[stri
 // adopts it (issue 13, defect 9).
 func TestStatefulSetReCreatedWithCascadeOrphanKeepsAddresses(t *testing.T) {
 	env := localCluster.Get(t)
-	seedNetwork(t, env)
+	seedwalk.Network(t, env)
 	tests := []struct {
 		name, setup, ipam string
 		autoPool          bool
@@ -90,9 +92,9 @@ spec:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := env.Namespace(t)
-			applyCleanup(t, env, "default", tt.setup)
-			applyCleanup(t, env, ns, orphanStatefulSet("db", tt.ipam, 1))
-			first := podIPs(t, env, ns, "app=db", 2)
+			seedwalk.Apply(t, env, "default", tt.setup)
+			seedwalk.Apply(t, env, ns, orphanStatefulSet("db", tt.ipam, 1))
+			first := seedwalk.PodIPs(t, env, ns, "app=db", 2)
 			claims := claimUIDs(t, env, first)
 			pool := ""
 			if tt.autoPool {
@@ -110,16 +112,18 @@ spec:
 				waitOwnerless(t, env, ns, "app=db")
 			}
 
-			kubectlIn(t, env, orphanStatefulSet("db", tt.ipam, 2), "apply", "-n", ns, "-f", "-")
+			if out, err := seedwalk.Kubectl(t.Context(), env, orphanStatefulSet("db", tt.ipam, 2), "apply", "-n", ns, "-f", "-"); err != nil {
+				t.Fatalf("re-create the StatefulSet: %v: %s", err, out)
+			}
 			newUID := strings.TrimSpace(env.RunKubectl(t, "get", "sts", "db", "-n", ns, "-o", "jsonpath={.metadata.uid}"))
 			if newUID == oldUID || newUID == "" {
 				t.Fatalf("StatefulSet uid %q after re-creating, was %q", newUID, oldUID)
 			}
 			rolled := waitRolled(t, env, ns, "app=db", "2")
-			if !mapsEqual(rolled, first) {
+			if !maps.Equal(rolled, first) {
 				t.Fatalf("addresses after the orphan re-create and roll: %v, want %v", rolled, first)
 			}
-			if again := claimUIDs(t, env, rolled); !mapsEqual(again, claims) {
+			if again := claimUIDs(t, env, rolled); !maps.Equal(again, claims) {
 				t.Errorf("claims after the roll %v, before %v: an address was released and taken again", again, claims)
 			}
 			if tt.autoPool {
