@@ -31,9 +31,13 @@ IMAGE_BINARIES := ipkeeper-agent ipkeeper-controller ipkeeper-cni-installer spid
 STANDIN_BINARIES := pause webserver
 LINUX_BIN      ?= $(BIN)
 # Release builds: static, no paths, no build IDs, no VCS stamp (it would tell a
-# dirty tree from a clean one in the bytes); the image labels carry the commit.
+# dirty tree from a clean one in the bytes); the image labels carry the commit,
+# and ipkeeper_build_info the version and commit stamped with -X (the same
+# VERSION and REVISION as the labels, so one commit still gives one digest).
 RELEASE_LDFLAGS ?= -s -w -buildid=
-RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
+BUILDINFO       := github.com/ipkeeper/ipkeeper/internal/buildinfo
+VERSION_LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).revision=$(REVISION)
+RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS) $(VERSION_LDFLAGS)"
 
 ##@ Using ipkeeper
 
@@ -53,7 +57,7 @@ down: ## Stop the local cluster and remove everything it made.
 
 .PHONY: build
 build: ## Build every binary into bin/ (the CNI plugin and its installer statically linked).
-	go build -o $(BIN)/ ./cmd/...
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/ ./cmd/...
 	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool ./cmd/ipkeeper-cni-installer
 
 .PHONY: build-linux
