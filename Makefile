@@ -13,6 +13,9 @@ CHART := charts/ipkeeper
 comma := ,
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# promtool and the PromQL parser: pinned in hack/tools/prometheus/go.mod.
+PROMETHEUS_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" {print $$2}' hack/tools/prometheus/go.mod)
+PROMTOOL       := $(BIN)/promtool-$(PROMETHEUS_VERSION)
 
 FUZZTIME ?= 10s
 ROUNDS   ?= 1
@@ -108,11 +111,18 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
 ##@ Testing
 
 .PHONY: test
-test: verify-generate vet lint test-unit test-images test-integration test-e2e ## Everything CI runs.
+test: verify-generate vet lint test-unit test-monitoring test-images test-integration test-e2e ## Everything CI runs.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic, seconds).
 	go test -race -count=1 ./...
+
+.PHONY: test-monitoring
+test-monitoring: $(PROMTOOL) $(GOLANGCI_LINT) ## The chart's alert rules (promtool check and unit tests) and dashboard (every expression parses).
+	$(PROMTOOL) check rules $(CHART)/files/alerts/ipkeeper.rules.yaml
+	$(PROMTOOL) test rules test/chart/testdata/alerts_test.yaml
+	cd hack/tools/prometheus && go vet ./... && $(GOLANGCI_LINT) run --allow-parallel-runners --config $(CURDIR)/.golangci.yml ./...
+	cd hack/tools/prometheus && go test -count=1 ./...
 
 .PHONY: test-images
 test-images: $(GOLANGCI_LINT) ## The image builder's lint and tests: reproducible digests and binaries, import into containerd (root).
@@ -160,6 +170,9 @@ $(CONTROLLER_GEN):
 $(GOLANGCI_LINT):
 	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/golangci-lint $@
+
+$(PROMTOOL):
+	cd hack/tools/prometheus && CGO_ENABLED=0 go build -trimpath -o $@ github.com/prometheus/prometheus/cmd/promtool
 
 .PHONY: help
 help: ## Show this help.
