@@ -95,18 +95,22 @@ func TestMetricsReadByDashboardAndAlertsAreExported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The pool gauges come from the leader once it is elected; the DELs and
-	// the subnet are counted within a few seconds.
+	// The pool gauges come from the leader once it is elected (the new
+	// subnet's within a scrape); the DELs are counted once the pods are gone.
 	var controller map[string]*dto.MetricFamily
 	var agents []map[string]*dto.MetricFamily
-	env.WaitFor(t, time.Minute, "the controller's and agents' series and counts", func(context.Context) (bool, error) {
+	env.WaitFor(t, time.Minute, "the new subnet's gauge and both DELs", func(context.Context) (bool, error) {
 		controller, agents = scrape(t, ctrlAddr), nil
 		for _, addr := range agentAddrs {
 			agents = append(agents, scrape(t, addr))
 		}
-		return len(missing(read, append(agents, controller))) == 0 &&
+		return total([]map[string]*dto.MetricFamily{controller}, "ipkeeper_subnet_addresses", "subnet", ns+"-metrics") > 0 &&
 			total(agents, "ipkeeper_agent_requests_total", "op", "del", "result", "ok") >= 2, nil
 	})
+	if testing.Verbose() {
+		logExcerpt(t, "controller", controller)
+		logExcerpt(t, "agent of "+env.Nodes[0], agents[0])
+	}
 	if m := missing(read, append(agents, controller)); len(m) > 0 {
 		t.Errorf("the dashboard or the alert rules read %v, which no agent or controller exports", m)
 	}
@@ -173,6 +177,32 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 		t.Fatalf("parse the scrape of %s: %v", addr, err)
 	}
 	return fams
+}
+
+// logExcerpt logs the scrape's ipkeeper_ series that are not zero, in the
+// exposition format (docs/operations.md shows such an excerpt).
+func logExcerpt(t *testing.T, who string, fams map[string]*dto.MetricFamily) {
+	var names []string
+	for n := range fams {
+		if strings.HasPrefix(n, "ipkeeper_") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, n := range names {
+		f := fams[n]
+		kept := &dto.MetricFamily{Name: f.Name, Help: f.Help, Type: f.Type}
+		for _, m := range f.GetMetric() {
+			if m.GetCounter().GetValue()+m.GetGauge().GetValue()+float64(m.GetHistogram().GetSampleCount()) != 0 || n == "ipkeeper_pool_free_addresses" {
+				kept.Metric = append(kept.Metric, m)
+			}
+		}
+		if len(kept.Metric) > 0 {
+			_, _ = expfmt.MetricFamilyToText(&b, kept)
+		}
+	}
+	t.Logf("scrape of the %s, ipkeeper_ series that are not zero:\n%s", who, b.String())
 }
 
 // seriesNames are the names a family's samples carry: a histogram's
