@@ -89,7 +89,7 @@ func TestSubnetCounts(t *testing.T) {
 	pools := []v2beta1.SpiderIPPool{
 		*pool("10.0.0.0/24", []string{"10.0.0.10-10.0.0.14"}, nil, ""),
 		*pool("10.0.0.0/24", []string{"10.0.0.14-10.0.0.15", "10.0.0.29"}, nil, ""), // overlaps; .29 excluded by the subnet
-		*pool("10.1.0.0/24", []string{"10.1.0.10-10.1.0.19"}, nil, ""),             // another subnet
+		*pool("10.1.0.0/24", []string{"10.1.0.10-10.1.0.19"}, nil, ""),              // another subnet
 	}
 	got := subnetCounts(subnet, pools, reservations("10.0.0.20-10.0.0.21", "10.0.0.10"))
 	// Offered 19; given .10-.15 (6); reserved .10, .20, .21 (3); free: 19 - 6 - 2 (.20, .21).
