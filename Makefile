@@ -13,6 +13,9 @@ CHART := charts/ipkeeper
 comma := ,
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# promtool and the PromQL parser: pinned in hack/tools/prometheus/go.mod.
+PROMETHEUS_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" {print $$2}' hack/tools/prometheus/go.mod)
+PROMTOOL       := $(BIN)/promtool-$(PROMETHEUS_VERSION)
 
 FUZZTIME ?= 10s
 TEST_FUZZTIME ?= 1000x
@@ -32,9 +35,13 @@ IMAGE_BINARIES := ipkeeper-agent ipkeeper-controller ipkeeper-cni-installer spid
 STANDIN_BINARIES := pause webserver
 LINUX_BIN      ?= $(BIN)
 # Release builds: static, no paths, no build IDs, no VCS stamp (it would tell a
-# dirty tree from a clean one in the bytes); the image labels carry the commit.
+# dirty tree from a clean one in the bytes); the image labels carry the commit,
+# and ipkeeper_build_info the version and commit stamped with -X (the same
+# VERSION and REVISION as the labels, so one commit still gives one digest).
 RELEASE_LDFLAGS ?= -s -w -buildid=
-RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS)"
+BUILDINFO       := github.com/ipkeeper/ipkeeper/internal/buildinfo
+VERSION_LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).revision=$(REVISION)
+RELEASE_FLAGS   := -trimpath -buildvcs=false -ldflags "$(RELEASE_LDFLAGS) $(VERSION_LDFLAGS)"
 
 ##@ Using ipkeeper
 
@@ -54,7 +61,7 @@ down: ## Stop the local cluster and remove everything it made.
 
 .PHONY: build
 build: ## Build every binary into bin/ (the CNI plugin and its installer statically linked).
-	go build -o $(BIN)/ ./cmd/...
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/ ./cmd/...
 	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool ./cmd/ipkeeper-cni-installer
 
 .PHONY: build-linux
@@ -105,11 +112,18 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
 ##@ Testing
 
 .PHONY: test
-test: verify-generate vet lint test-unit test-fuzz test-images test-integration test-e2e ## Everything CI runs.
+test: verify-generate vet lint test-unit test-fuzz test-monitoring test-images test-integration test-e2e ## Everything CI runs.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic, seconds).
 	go test -race -count=1 ./...
+
+.PHONY: test-monitoring
+test-monitoring: $(PROMTOOL) $(GOLANGCI_LINT) ## The chart's alert rules (promtool check and unit tests) and dashboard (every expression parses).
+	$(PROMTOOL) check rules $(CHART)/files/alerts/ipkeeper.rules.yaml
+	$(PROMTOOL) test rules test/chart/testdata/alerts_test.yaml
+	cd hack/tools/prometheus && go vet ./... && $(GOLANGCI_LINT) run --allow-parallel-runners --config $(CURDIR)/.golangci.yml ./...
+	cd hack/tools/prometheus && go test -count=1 ./...
 
 .PHONY: test-images
 test-images: $(GOLANGCI_LINT) ## The image builder's lint and tests: reproducible digests and binaries, import into containerd (root).
@@ -161,6 +175,9 @@ $(CONTROLLER_GEN):
 $(GOLANGCI_LINT):
 	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/golangci-lint $@
+
+$(PROMTOOL):
+	cd hack/tools/prometheus && CGO_ENABLED=0 go build -trimpath -o $@ github.com/prometheus/prometheus/cmd/promtool
 
 .PHONY: help
 help: ## Show this help.

@@ -20,12 +20,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	nadv1 "github.com/ipkeeper/ipkeeper/api/nad/v1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/buildinfo"
 	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
@@ -156,6 +158,14 @@ func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config, importSpid
 	}
 	if err := ipkwebhook.Setup(mgr, &ipkwebhook.MultusConfigs{Validate: multusconfig.Validate}); err != nil {
 		return err
+	}
+	// Pool and subnet gauges read the cache at scrape time, exported by the
+	// leader only: one series per pool cluster-wide.
+	if err := metrics.Registry.Register(&status.Collector{Reader: mgr.GetClient(), Elected: mgr.Elected(), Subnets: conf.EnableSpiderSubnet}); err != nil {
+		return fmt.Errorf("register pool metrics: %w", err)
+	}
+	if err := metrics.Registry.Register(buildinfo.Collector()); err != nil {
+		return fmt.Errorf("register build info: %w", err)
 	}
 	if len(conf.ClusterDefaultPools) > 0 {
 		if err := mgr.Add(&defaultpool.Creator{Client: mgr.GetClient(), Pools: conf.ClusterDefaultPools}); err != nil {

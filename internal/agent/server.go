@@ -222,6 +222,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, req an
 	s.Metrics.Duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.Metrics.Requests.WithLabelValues(op, "error").Inc()
+		s.Metrics.Failures.WithLabelValues(op, failureReason(err)).Inc()
 		e := toAPIError(err)
 		s.Log.Info("Plugin request failed", "op", op, "code", e.Code, "error", e.Msg)
 		writeJSON(w, httpStatus(e.Code), e)

@@ -73,8 +73,9 @@ func New(cfg Config, index *Index, store Store, cluster Cluster) *Allocator {
 }
 
 // AllocationError means no candidate pool could give an address; Msg says
-// which pools were considered and why each could not.
-type AllocationError struct{ Msg string }
+// which pools were considered and why each could not, Reason is one of the
+// Reason constants (empty counts as ReasonNoCandidatePool).
+type AllocationError struct{ Msg, Reason string }
 
 func (e *AllocationError) Error() string { return e.Msg }
 
@@ -153,7 +154,7 @@ func (a *Allocator) families(req *request) ([]int, error) {
 		case policy == nil && named, policy != nil && *policy && named:
 			out = append(out, fam)
 		case policy != nil && *policy:
-			return nil, &AllocationError{Msg: fmt.Sprintf("no IPv%d address for interface %s of pod %s: IPv%d is on in this cluster (enableIPv%d), so every interface needs one, but %s names no IPv%d pool",
+			return nil, &AllocationError{Reason: ReasonNoCandidatePool, Msg: fmt.Sprintf("no IPv%d address for interface %s of pod %s: IPv%d is on in this cluster (enableIPv%d), so every interface needs one, but %s names no IPv%d pool",
 				fam, req.IfName, req.key, fam, fam, req.sel.Rule, fam)}
 		}
 	}
@@ -298,14 +299,18 @@ func (a *Allocator) claimNew(ctx context.Context, req *request, fam int) (grant,
 		}
 		why = append(why, fmt.Sprintf("pool %s: %s", p.Name, reason))
 	}
-	return grant{}, a.noAddress(req, fam, why)
+	reason := ReasonExhausted
+	if len(req.sel.Pools[fam]) == 0 {
+		reason = ReasonNoCandidatePool
+	}
+	return grant{}, a.noAddress(req, fam, reason, why)
 }
 
-func (a *Allocator) noAddress(req *request, fam int, why []string) error {
+func (a *Allocator) noAddress(req *request, fam int, reason string, why []string) error {
 	if d := req.sel.Describe(); d != "" {
 		why = append(why, d)
 	}
-	return &AllocationError{Msg: fmt.Sprintf("no IPv%d address for interface %s of pod %s (%s): %s",
+	return &AllocationError{Reason: reason, Msg: fmt.Sprintf("no IPv%d address for interface %s of pod %s (%s): %s",
 		fam, req.IfName, req.key, req.sel.Rule, strings.Join(why, "; "))}
 }
 

@@ -58,7 +58,7 @@ type Selection struct {
 }
 
 // ErrNoRule means no rule named any pool for the interface.
-var errNoRule = fmt.Errorf("no pool is named for the interface: no pod or namespace annotation, no default pool in the network configuration, and no SpiderIPPool with spec.default=true")
+var ErrNoRule = fmt.Errorf("no pool is named for the interface: no pod or namespace annotation, no default pool in the network configuration, and no SpiderIPPool with spec.default=true")
 
 // Select chooses the candidate pools of one interface (API.md §3): the first
 // rule that names pools decides; those pools are filtered and ordered by
@@ -69,7 +69,7 @@ func Select(in SelectInput) (*Selection, error) {
 		return nil, err
 	}
 	if rule == "" {
-		return nil, errNoRule
+		return nil, ErrNoRule
 	}
 	sel := &Selection{Rule: rule, Pools: map[int][]*v2beta1.SpiderIPPool{}, CleanGateway: clean}
 	byName := make(map[string]*v2beta1.SpiderIPPool, len(in.Pools))

@@ -38,7 +38,7 @@ func (a *Allocator) ordinalAddress(ctx context.Context, req *request, fam int) (
 	}
 	i := int(*req.ordinal) - int(start)
 	if i < 0 || i >= len(addrs) {
-		return netip.Addr{}, false, &AllocationError{Msg: fmt.Sprintf("pod %s is ordinal %d but %s lists %d IPv%d addresses from ordinal %d: add addresses or scale down",
+		return netip.Addr{}, false, &AllocationError{Reason: ReasonExhausted, Msg: fmt.Sprintf("pod %s is ordinal %d but %s lists %d IPv%d addresses from ordinal %d: add addresses or scale down",
 			req.key, *req.ordinal, spiderpool.AnnoOrdinalIPs, len(addrs), fam, start)}
 	}
 	return addrs[i], true, nil
@@ -69,7 +69,7 @@ func (a *Allocator) claimExact(ctx context.Context, req *request, fam int, addr 
 		}
 	}
 	if pool == "" {
-		return grant{}, a.noAddress(req, fam, []string{fmt.Sprintf("%s gives ordinal %d the address %s, which no candidate pool may hand out (outside its ips, excluded, reserved or the gateway)", spiderpool.AnnoOrdinalIPs, *req.ordinal, addr)})
+		return grant{}, a.noAddress(req, fam, ReasonNoCandidatePool, []string{fmt.Sprintf("%s gives ordinal %d the address %s, which no candidate pool may hand out (outside its ips, excluded, reserved or the gateway)", spiderpool.AnnoOrdinalIPs, *req.ordinal, addr)})
 	}
 	c, err := a.store.CreateClaim(ctx, a.newClaim(req, pool, addr))
 	if errors.Is(err, ErrTaken) {
@@ -77,7 +77,7 @@ func (a *Allocator) claimExact(ctx context.Context, req *request, fam int, addr 
 			// Already this ordinal's (an earlier incarnation's): take it over.
 			return a.takeOver(ctx, req, grant{claim: own, addr: addr})
 		}
-		return grant{}, &AllocationError{Msg: fmt.Sprintf("%s gives ordinal %d of pod %s the address %s, which is held by %s",
+		return grant{}, &AllocationError{Reason: ReasonAddressHeld, Msg: fmt.Sprintf("%s gives ordinal %d of pod %s the address %s, which is held by %s",
 			spiderpool.AnnoOrdinalIPs, *req.ordinal, req.key, addr, a.holderOf(addr))}
 	}
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // foreignCRDs stand in for the CRDs of cert-manager (Issuer, Certificate)
-// and the Prometheus Operator (ServiceMonitor), which the local cluster does
+// and the Prometheus Operator (ServiceMonitor, PrometheusRule), which the local cluster does
 // not run: they admit any object of those kinds, so the dry run checks
 // everything else of the profiles that render them. Multus's
 // NetworkAttachmentDefinition CRD comes with the cluster (config/crd/bases).
@@ -43,6 +43,16 @@ spec:
   group: monitoring.coreos.com
   scope: Namespaced
   names: {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList}
+  versions:
+    - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: prometheusrules.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {kind: PrometheusRule, plural: prometheusrules, singular: prometheusrule, listKind: PrometheusRuleList}
   versions:
     - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
 `

@@ -56,6 +56,7 @@ func profiles(t testing.TB) []profile {
 			"--set", "spiderpoolAgent.prometheus.serviceMonitor.install=true",
 			"--set", "spiderpoolController.prometheus.enabled=true",
 			"--set", "spiderpoolController.prometheus.serviceMonitor.install=true",
+			"--set", "spiderpoolController.prometheus.prometheusRule.install=true",
 			"--set", "spiderpoolController.hostnetwork=false",
 			"--set", "k8sServiceHost=192.0.2.10",
 			"--set", "k8sServicePort=6443",

@@ -215,7 +215,7 @@ func TestController(t *testing.T) {
 		t.Errorf("webhook Service ports %v: want 443 → webhook", ports)
 	}
 	r.get(t, "PodDisruptionBudget", "ipkeeper-controller")
-	for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "SpiderIPPool", "Certificate", "Secret", "ServiceMonitor"} {
+	for _, kind := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "SpiderIPPool", "Certificate", "Secret", "ServiceMonitor", "PrometheusRule"} {
 		if objs := r.ofKind(kind); len(objs) > 0 {
 			t.Errorf("default values render a %s", kind)
 		}
@@ -354,6 +354,47 @@ func TestMetricsAndAPIServer(t *testing.T) {
 	}
 	if a := agent.Containers[0].Args; !slices.Contains(a, "--metrics-bind-address=:5711") {
 		t.Errorf("agent args %v: want metrics on :5711", a)
+	}
+	checkMonitoring(t, r)
+}
+
+// checkMonitoring checks that the dashboard ConfigMap and the PrometheusRule
+// carry the chart's files unchanged, and that the ServiceMonitors name the
+// jobs the rules select.
+func checkMonitoring(t *testing.T, r rendered) {
+	files := filepath.Join(chartDir(t), "files")
+	dashboard, err := os.ReadFile(filepath.Join(files, "dashboards", "ipkeeper.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := r.get(t, "ConfigMap", "ipkeeper-dashboard")
+	if cm.GetLabels()["grafana_dashboard"] != "1" {
+		t.Errorf("dashboard ConfigMap labels %v: want grafana_dashboard: \"1\"", cm.GetLabels())
+	}
+	got, _, _ := unstructured.NestedString(cm.Object, "data", "ipkeeper.json")
+	if got != strings.TrimRight(string(dashboard), "\n") {
+		t.Errorf("dashboard ConfigMap's ipkeeper.json differs from files/dashboards/ipkeeper.json")
+	}
+	rulesFile, err := os.ReadFile(filepath.Join(files, "alerts", "ipkeeper.rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _, _ := unstructured.NestedMap(r.get(t, "PrometheusRule", "ipkeeper").Object, "spec")
+	if diff := cmp.Diff(yamlMap(t, string(rulesFile)), spec); diff != "" {
+		t.Errorf("PrometheusRule spec differs from files/alerts/ipkeeper.rules.yaml (-file +rendered):\n%s", diff)
+	}
+	for svc, job := range map[string]string{"ipkeeper-agent-metrics": "ipkeeper-agent", "ipkeeper-controller": "ipkeeper-controller"} {
+		if got := r.get(t, "Service", svc).GetLabels()["ipkeeper.io/metrics-job"]; got != job {
+			t.Errorf("Service %s: ipkeeper.io/metrics-job %q, want %q", svc, got, job)
+		}
+		if !strings.Contains(string(rulesFile), `job="`+job+`"`) && job == "ipkeeper-agent" {
+			t.Errorf("the rules select no job %q", job)
+		}
+	}
+	for _, name := range []string{"ipkeeper-agent", "ipkeeper-controller"} {
+		if got, _, _ := unstructured.NestedString(r.get(t, "ServiceMonitor", name).Object, "spec", "jobLabel"); got != "ipkeeper.io/metrics-job" {
+			t.Errorf("ServiceMonitor %s jobLabel %q, want ipkeeper.io/metrics-job", name, got)
+		}
 	}
 }
 

@@ -111,6 +111,23 @@ func (c *Cluster) AgentMetricsAddress(node string) (string, error) {
 	return "", fmt.Errorf("no agent on node %s", node)
 }
 
+// ControllerMetricsAddress returns where the ipkeeper controller serves
+// /metrics, from its argv (simulated nodes; on real nodes the chart runs it
+// in a pod).
+func (c *Cluster) ControllerMetricsAddress() (string, error) {
+	for _, p := range c.cfg.ClusterProcesses {
+		if p.Name != "ipkeeper-controller" {
+			continue
+		}
+		for i, a := range p.Argv {
+			if a == "--metrics-bind-address" && i+1 < len(p.Argv) {
+				return p.Argv[i+1], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("cluster runs no ipkeeper controller process")
+}
+
 func mustNode(c *Cluster, name string) Node {
 	n, _ := c.node(name)
 	return n

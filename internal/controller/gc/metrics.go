@@ -29,11 +29,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.released, err = register(reg, released); err != nil {
 		return nil, err
 	}
+	// Every reason starts at zero, so that rates see the series before the
+	// first release.
+	for _, r := range releaseReasons {
+		m.released.WithLabelValues(r)
+	}
 	if m.scans, err = register(reg, scans); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
+
+// releaseReasons are the reason label's values (Decide's release reasons).
+var releaseReasons = []string{ReasonPodGone, ReasonPodReplaced, ReasonPodCompleted, ReasonPodTerminated,
+	ReasonStatefulSetGone, ReasonStatefulSetDeleting, ReasonScaledDown, ReasonNoOrdinal, ReasonNotTakenOver}
 
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	err := reg.Register(c)
