@@ -15,7 +15,8 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # promtool and the PromQL parser: pinned in hack/tools/prometheus/go.mod.
 PROMETHEUS_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" {print $$2}' hack/tools/prometheus/go.mod)
-PROMTOOL       := $(BIN)/promtool-$(PROMETHEUS_VERSION)
+# Cached by version outside the checkout (hack/build-promtool.sh), as helm is.
+PROMTOOL       := $(or $(IPKEEPER_CACHE),$(HOME)/.cache/ipkeeper)/promtool-$(PROMETHEUS_VERSION)/promtool
 
 FUZZTIME ?= 10s
 TEST_FUZZTIME ?= 1000x
@@ -177,7 +178,7 @@ $(GOLANGCI_LINT):
 	mv $(BIN)/golangci-lint $@
 
 $(PROMTOOL):
-	cd hack/tools/prometheus && CGO_ENABLED=0 go build -trimpath -o $@ github.com/prometheus/prometheus/cmd/promtool
+	hack/build-promtool.sh >/dev/null
 
 .PHONY: help
 help: ## Show this help.
