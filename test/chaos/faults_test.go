@@ -1,0 +1,108 @@
+//go:build e2e
+
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
+)
+
+// The kinds of fault.
+const (
+	faultAgent      = "agent"
+	faultController = "controller"
+	faultAPIServer  = "kube-apiserver"
+	faultEtcd       = "etcd"
+	faultNode       = "node-notready"
+)
+
+var faultKinds = []string{faultAgent, faultController, faultAPIServer, faultEtcd, faultNode}
+
+// faults kills a process or silences a node, one at a time, every few
+// seconds until ctx ends; the first round takes every kind once, in a
+// seeded order, so that even a short run has each. A fault in progress when
+// ctx ends is finished: its process is restarted, its node brought back.
+func (r *run) faults(ctx context.Context, gapMin, gapMax time.Duration) {
+	rnd := rng(r.seed, 2000)
+	first := append([]string(nil), faultKinds...)
+	rnd.Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
+	for i := 0; ; i++ {
+		gap := gapMin + time.Duration(rnd.Int64N(int64(gapMax-gapMin)+1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(gap):
+		}
+		kind := faultKinds[rnd.IntN(len(faultKinds))]
+		if i < len(first) {
+			kind = first[i]
+		}
+		if err := r.fault(rnd, kind); err != nil {
+			r.t.Errorf("chaos: fault %s: %v", kind, err)
+			return
+		}
+	}
+}
+
+// fault injects one fault and undoes it; it does not stop for the end of
+// the churn, so that every process is up when it returns.
+func (r *run) fault(rnd *rand.Rand, kind string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.t.Context()), 5*time.Minute)
+	defer cancel()
+	c := r.env.Cluster
+	nodes := c.Nodes()
+	node := nodes[rnd.IntN(len(nodes))].Name
+	down := time.Duration(500+rnd.IntN(4500)) * time.Millisecond
+	var name string
+	var ready func(context.Context) error
+	switch kind {
+	case faultNode:
+		begin := time.Now()
+		if err := c.MakeNodeNotReady(ctx, node, nodeGrace+time.Minute); err != nil {
+			return err
+		}
+		inc(&r.counts.Kills, kind)
+		r.t.Logf("chaos: %s NotReady after %s", node, time.Since(begin).Round(time.Second))
+		if err := sleep(ctx, down); err != nil {
+			return err
+		}
+		return c.StartNode(ctx, node, 2*time.Minute)
+	case faultAgent:
+		name = "ipkeeper-agent-" + node + "-" + node
+	case faultController:
+		name = "ipkeeper-controller"
+	case faultAPIServer:
+		name, ready = localcluster.APIServerProcess, c.WaitAPIServerReady
+	case faultEtcd:
+		name, ready = localcluster.EtcdProcess, c.WaitEtcdHealthy
+	default:
+		return fmt.Errorf("unknown fault %q", kind)
+	}
+	if _, err := c.KillProcess(ctx, name); err != nil {
+		return err
+	}
+	inc(&r.counts.Kills, kind)
+	if err := sleep(ctx, down); err != nil {
+		return err
+	}
+	if err := c.RestartProcess(ctx, name); err != nil {
+		return err
+	}
+	if ready != nil {
+		return ready(ctx)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
