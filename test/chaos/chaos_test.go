@@ -47,8 +47,10 @@ const (
 	podGraceSeconds = 1
 	gcWindow        = (gcScanSeconds+podGraceSeconds+30)*time.Second + 10*time.Second
 	// nodeGrace is the node controller's grace before a silent node is
-	// NotReady (node-monitor-grace-period).
-	nodeGrace = 16 * time.Second
+	// NotReady (node-monitor-grace-period; 50 s by default): longer than an
+	// API server restart takes here, so that one does not make every node
+	// NotReady at once.
+	nodeGrace = 40 * time.Second
 	// quietLimit bounds the settling after the churn stops.
 	quietLimit = 5 * time.Minute
 )

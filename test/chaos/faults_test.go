@@ -61,6 +61,9 @@ func (r *run) fault(rnd *rand.Rand, kind string) error {
 	var ready func(context.Context) error
 	switch kind {
 	case faultNode:
+		name := localcluster.NodesimProcessName(node)
+		r.hold(name, true)
+		defer r.hold(name, false)
 		begin := time.Now()
 		if err := c.MakeNodeNotReady(ctx, node, nodeGrace+time.Minute); err != nil {
 			return err
@@ -82,6 +85,8 @@ func (r *run) fault(rnd *rand.Rand, kind string) error {
 	default:
 		return fmt.Errorf("unknown fault %q", kind)
 	}
+	r.hold(name, true)
+	defer r.hold(name, false)
 	if _, err := c.KillProcess(ctx, name); err != nil {
 		return err
 	}
@@ -104,5 +109,57 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-time.After(d):
 		return nil
+	}
+}
+
+// hold marks a process as down on purpose (a fault), so that supervise does
+// not restart it.
+func (r *run) hold(name string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if on {
+		r.held[name] = true
+	} else {
+		delete(r.held, name)
+	}
+}
+
+func (r *run) isHeld(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held[name]
+}
+
+// supervise restarts, as the kubelet restarts a container, every process
+// that exited on its own (the controller exits when it loses its leader
+// lease, for one) and counts it, until ctx ends.
+func (r *run) supervise(ctx context.Context) {
+	c := r.env.Cluster
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		procs, err := c.Processes()
+		if err != nil {
+			continue
+		}
+		for _, p := range procs {
+			if p.Alive() || r.isHeld(p.Name) {
+				continue
+			}
+			if err := c.RestartProcess(ctx, p.Name); err != nil {
+				if r.isHeld(p.Name) { // a fault took it meanwhile
+					continue
+				}
+				r.t.Logf("chaos: restart %s after it exited: %v", p.Name, err)
+				continue
+			}
+			inc(&r.counts.Exits, p.Name)
+			r.t.Logf("chaos: %s had exited on its own (log %s); restarted", p.Name, p.Log)
+		}
 	}
 }

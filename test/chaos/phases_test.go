@@ -32,6 +32,7 @@ func (r *run) churnAndFaults() {
 	r.watchPods(bg)
 	go r.sample(bg, time.Second)
 	go r.progress(bg, 10*time.Second)
+	go r.supervise(bg)
 
 	ctx, stop := context.WithCancel(bg)
 	defer stop()
@@ -62,15 +63,18 @@ func (r *run) churnAndFaults() {
 func (r *run) quiet() {
 	t, ctx := r.t, r.t.Context()
 	c := r.env.Cluster
-	procs, err := c.Processes()
-	if err != nil {
-		t.Fatalf("processes: %v", err)
-	}
-	for _, p := range procs {
-		if !p.Alive() {
-			t.Errorf("chaos: process %s is down after the churn", p.Name)
+	r.env.WaitFor(t, 2*time.Minute, "every process up", func(context.Context) (bool, error) {
+		procs, err := c.Processes()
+		if err != nil {
+			return false, err
 		}
-	}
+		for _, p := range procs {
+			if !p.Alive() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 	cs := r.cs
 	for _, n := range c.Nodes() {
 		r.env.WaitFor(t, 2*time.Minute, "node "+n.Name+" Ready", func(ctx context.Context) (bool, error) {
@@ -80,7 +84,7 @@ func (r *run) quiet() {
 	}
 	begin := time.Now()
 	var unsettled string
-	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, quietLimit, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, quietLimit, true, func(ctx context.Context) (bool, error) {
 		in, err := r.snapshot(ctx)
 		if err != nil {
 			unsettled = err.Error()

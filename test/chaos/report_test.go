@@ -27,6 +27,7 @@ type report struct {
 	Quiet       time.Duration
 	Total       time.Duration
 	Kills       map[string]int64
+	Exits       map[string]int64
 	Actions     map[string]int64
 	Errors      map[string]int64
 	Samples     int64
@@ -53,7 +54,7 @@ func (r *run) report() report {
 		Command: "go test -tags e2e ./test/chaos -run TestChaos -v " + strings.Join(chaosArgs(), " "),
 		Machine: machine(), Commit: commit(), Started: r.begin.UTC(), Seed: r.seed, Target: *flagAllocations,
 		Allocations: r.allocations(), Churn: r.churnEnd.Sub(r.begin), Quiet: r.quietTime, Total: time.Since(r.begin),
-		Kills: snapshot(&r.counts.Kills), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
+		Kills: snapshot(&r.counts.Kills), Exits: snapshot(&r.counts.Exits), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
 		Samples: r.counts.Samples.Load(), Paused: r.counts.SamplesPaused.Load(), Duplicates: r.counts.Duplicates.Load(),
 		Leaks: leaks, Findings: r.final, Settled: settled, Nodes: len(r.env.Nodes),
 	}
@@ -132,6 +133,14 @@ func (p report) markdown() string {
 		total += p.Kills[k]
 	}
 	w("| kills (SIGKILL + restart; node-notready: simulator killed until NotReady) | %d: %s |\n", total, strings.Join(kills, ", "))
+	var exits []string
+	for _, k := range sortedKeys(p.Exits) {
+		exits = append(exits, fmt.Sprintf("%s %d", k, p.Exits[k]))
+	}
+	if len(exits) == 0 {
+		exits = []string{"none"}
+	}
+	w("| processes that exited on their own (restarted by the run, as a kubelet would) | %s |\n", strings.Join(exits, ", "))
 	var acts []string
 	for _, k := range sortedKeys(p.Actions) {
 		acts = append(acts, fmt.Sprintf("%s %d (%d failed)", k, p.Actions[k], p.Errors[k]))

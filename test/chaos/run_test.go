@@ -45,6 +45,7 @@ type run struct {
 	allocated map[types.UID]bool
 	inflight  int // pods pending or terminating, from the last watch event
 	podStore  cache.Store
+	held      map[string]bool // processes a fault holds down
 
 	counts counts
 	// dups are the distinct duplicates seen by the sampler, by address and pods.
@@ -61,6 +62,7 @@ type run struct {
 type counts struct {
 	Samples, SamplesPaused, Duplicates atomic.Int64
 	Kills                              sync.Map // kind → *atomic.Int64
+	Exits                              sync.Map // process → *atomic.Int64, exited on its own
 	Actions                            sync.Map // action → *atomic.Int64
 	ActionErrors                       sync.Map // action → *atomic.Int64
 }
@@ -108,7 +110,7 @@ func newRun(t *testing.T, env *framework.Env, seed int64, limit time.Duration) *
 		t.Fatalf("client: %v", err)
 	}
 	return &run{t: t, env: env, cs: cs, cl: cl, seed: seed, limit: limit, begin: time.Now(),
-		allocated: map[types.UID]bool{}, dups: map[string]audit.Finding{}}
+		allocated: map[types.UID]bool{}, held: map[string]bool{}, dups: map[string]audit.Finding{}}
 }
 
 func (r *run) allocations() int {
