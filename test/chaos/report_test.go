@@ -28,6 +28,7 @@ type report struct {
 	Total       time.Duration
 	Kills       map[string]int64
 	Exits       map[string]int64
+	FaultErrors map[string]int64
 	Actions     map[string]int64
 	Errors      map[string]int64
 	Samples     int64
@@ -54,7 +55,7 @@ func (r *run) report() report {
 		Command: "go test -tags e2e ./test/chaos -run TestChaos -v " + strings.Join(chaosArgs(), " "),
 		Machine: machine(), Commit: commit(), Started: r.begin.UTC(), Seed: r.seed, Target: *flagAllocations,
 		Allocations: r.allocations(), Churn: r.churnEnd.Sub(r.begin), Quiet: r.quietTime, Total: time.Since(r.begin),
-		Kills: snapshot(&r.counts.Kills), Exits: snapshot(&r.counts.Exits), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
+		Kills: snapshot(&r.counts.Kills), Exits: snapshot(&r.counts.Exits), FaultErrors: snapshot(&r.counts.FaultErrors), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
 		Samples: r.counts.Samples.Load(), Paused: r.counts.SamplesPaused.Load(), Duplicates: r.counts.Duplicates.Load(),
 		Leaks: leaks, Findings: r.final, Settled: settled, Nodes: len(r.env.Nodes),
 	}
@@ -133,6 +134,14 @@ func (p report) markdown() string {
 		total += p.Kills[k]
 	}
 	w("| kills (SIGKILL + restart; node-notready: simulator killed until NotReady) | %d: %s |\n", total, strings.Join(kills, ", "))
+	var ferrs []string
+	for _, k := range sortedKeys(p.FaultErrors) {
+		ferrs = append(ferrs, fmt.Sprintf("%s %d", k, p.FaultErrors[k]))
+	}
+	if len(ferrs) == 0 {
+		ferrs = []string{"none"}
+	}
+	w("| faults not undone in time (left to the supervisor) | %s |\n", strings.Join(ferrs, ", "))
 	var exits []string
 	for _, k := range sortedKeys(p.Exits) {
 		exits = append(exits, fmt.Sprintf("%s %d", k, p.Exits[k]))

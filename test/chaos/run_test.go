@@ -63,6 +63,7 @@ type counts struct {
 	Samples, SamplesPaused, Duplicates atomic.Int64
 	Kills                              sync.Map // kind → *atomic.Int64
 	Exits                              sync.Map // process → *atomic.Int64, exited on its own
+	FaultErrors                        sync.Map // kind → *atomic.Int64, not undone in time
 	Actions                            sync.Map // action → *atomic.Int64
 	ActionErrors                       sync.Map // action → *atomic.Int64
 }
