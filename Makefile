@@ -127,7 +127,7 @@ CHAOS_ALLOCATIONS ?= 100000
 
 .PHONY: test-chaos
 test-chaos: ## The short chaos run: 5,000 allocations of churn while every kind of process is killed once or more (root; simulated nodes; minutes).
-	go test -count=1 -timeout 30m -tags e2e ./test/chaos -run TestChaos -v
+	go test -count=1 -timeout 40m -tags e2e ./test/chaos -run TestChaos -v
 
 .PHONY: chaos
 chaos: ## The chaos run of issue 13: CHAOS_ALLOCATIONS (100,000) allocations under kills; writes docs/reliability.md (root; up to an hour).

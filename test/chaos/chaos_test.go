@@ -35,7 +35,7 @@ var (
 	flagAllocations = flag.Int("chaos.allocations", 5000, "allocations of churn before the run stops")
 	flagSeed        = flag.Int64("chaos.seed", 0, "seed of the random schedule; 0 picks one (printed)")
 	flagNodes       = flag.Int("chaos.nodes", 4, "simulated nodes")
-	flagLimit       = flag.Duration("chaos.limit", 0, "stop the churn after this long even if the allocations are not reached (the run then fails); 0: 12m for up to 10,000 allocations, else 55m")
+	flagLimit       = flag.Duration("chaos.limit", 0, "stop the churn after this long even if the allocations are not reached (the run then fails); 0: 25m for up to 10,000 allocations, else 55m")
 	flagReport      = flag.String("chaos.report", "", "write the counts to this markdown file (make chaos: docs/reliability.md)")
 )
 
@@ -62,7 +62,7 @@ func TestChaos(t *testing.T) {
 	}
 	limit := *flagLimit
 	if limit == 0 {
-		limit = 12 * time.Minute
+		limit = 25 * time.Minute
 		if *flagAllocations > 10000 {
 			limit = 55 * time.Minute
 		}

@@ -20,6 +20,8 @@ const (
 	faultNode       = "node-notready"
 )
 
+// faultKinds are the kinds of fault; faultNode is last (faults picks it
+// less often).
 var faultKinds = []string{faultAgent, faultController, faultAPIServer, faultEtcd, faultNode}
 
 // faults kills a process or silences a node, one at a time, every few
@@ -37,7 +39,13 @@ func (r *run) faults(ctx context.Context, gapMin, gapMax time.Duration) {
 			return
 		case <-time.After(gap):
 		}
-		kind := faultKinds[rnd.IntN(len(faultKinds))]
+		// A NotReady node costs a quarter of the cluster for a minute or
+		// more (the node grace, then its pods' restarts): after the first
+		// round, one fault in ten.
+		kind := faultKinds[rnd.IntN(len(faultKinds)-1)]
+		if rnd.IntN(10) == 0 {
+			kind = faultNode
+		}
 		if i < len(first) {
 			kind = first[i]
 		}

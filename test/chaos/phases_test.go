@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -84,7 +85,12 @@ func (r *run) quiet() {
 	}
 	begin := time.Now()
 	var unsettled string
+	lastNudge := time.Time{}
 	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, quietLimit, true, func(ctx context.Context) (bool, error) {
+		if time.Since(lastNudge) > time.Minute {
+			r.nudge(ctx)
+			lastNudge = time.Now()
+		}
 		in, err := r.snapshot(ctx)
 		if err != nil {
 			unsettled = err.Error()
@@ -99,6 +105,25 @@ func (r *run) quiet() {
 		r.settledErr = fmt.Errorf("not settled after %s: %s", quietLimit, unsettled)
 	}
 	t.Logf("chaos: quiet after %s; %d findings", r.quietTime.Round(time.Second), len(r.final))
+}
+
+// nudge touches every ReplicaSet and StatefulSet of the run with an
+// annotation: kube-controller-manager's work queues back a failing key off
+// exponentially (up to 16 min), and the API server's outages fail many syncs,
+// so a ReplicaSet whose pods were all deleted can wait minutes for its next
+// sync; an update event queues it at once. Nothing of ipkeeper is touched.
+func (r *run) nudge(ctx context.Context) {
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"chaos/nudged":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	if rss, err := r.cs.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, rs := range rss.Items {
+			_, _ = r.cs.AppsV1().ReplicaSets(namespace).Patch(ctx, rs.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}
+	if sts, err := r.cs.AppsV1().StatefulSets(namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, s := range sts.Items {
+			_, _ = r.cs.AppsV1().StatefulSets(namespace).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}
 }
 
 // settled says what still moves: "" when every workload has its replicas
