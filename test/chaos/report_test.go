@@ -53,7 +53,7 @@ func (r *run) report() report {
 	}
 	return report{
 		Command: "go test -tags e2e ./test/chaos -run TestChaos -v " + strings.Join(chaosArgs(), " "),
-		Machine: machine(), Commit: commit(), Started: r.begin.UTC(), Seed: r.seed, Target: *flagAllocations,
+		Machine: machine(), Commit: r.commit, Started: r.begin.UTC(), Seed: r.seed, Target: *flagAllocations,
 		Allocations: r.allocations(), Churn: r.churnEnd.Sub(r.begin), Quiet: r.quietTime, Total: time.Since(r.begin),
 		Kills: snapshot(&r.counts.Kills), Exits: snapshot(&r.counts.Exits), FaultErrors: snapshot(&r.counts.FaultErrors), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
 		Samples: r.counts.Samples.Load(), Paused: r.counts.SamplesPaused.Load(), Duplicates: r.counts.Duplicates.Load(),
@@ -99,6 +99,7 @@ func machine() string {
 		strings.Join(strings.Fields(string(load))[:3], " "))
 }
 
+// commit names the checked-out commit, and whether the tree differs from it.
 func commit() string {
 	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
 	if err != nil {

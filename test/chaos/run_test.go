@@ -39,6 +39,9 @@ type run struct {
 	seed  int64
 	limit time.Duration
 	begin time.Time
+	// commit is the tree the run started on (the report is written an hour
+	// later).
+	commit string
 
 	// allocated holds every pod UID seen with an address.
 	mu        sync.Mutex
@@ -110,7 +113,7 @@ func newRun(t *testing.T, env *framework.Env, seed int64, limit time.Duration) *
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	return &run{t: t, env: env, cs: cs, cl: cl, seed: seed, limit: limit, begin: time.Now(),
+	return &run{t: t, env: env, cs: cs, cl: cl, seed: seed, limit: limit, begin: time.Now(), commit: commit(),
 		allocated: map[types.UID]bool{}, held: map[string]bool{}, dups: map[string]audit.Finding{}}
 }
 
