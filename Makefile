@@ -113,7 +113,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
 ##@ Testing
 
 .PHONY: test
-test: verify-generate vet lint test-unit test-fuzz test-monitoring test-images test-integration test-e2e ## Everything CI runs.
+test: verify-generate vet lint test-unit test-fuzz test-monitoring test-images test-integration test-e2e test-chaos ## Everything CI runs.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic, seconds).
@@ -138,6 +138,17 @@ test-integration: ## Integration tests against a real kube-apiserver and etcd.
 .PHONY: test-e2e
 test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces), the Helm chart, and real nodes.
 	go test -count=1 -timeout 30m -tags e2e ./test/cni/... ./test/e2e/... ./test/chart/... ./test/realnodes/...
+
+CHAOS_ALLOCATIONS ?= 100000
+
+.PHONY: test-chaos
+test-chaos: ## The short chaos run: 5,000 allocations of churn while every kind of process is killed once or more (root; simulated nodes; minutes).
+	go test -count=1 -timeout 40m -tags e2e ./test/chaos -run TestChaos -v
+
+.PHONY: chaos
+chaos: ## The chaos run of issue 13: CHAOS_ALLOCATIONS (100,000) allocations under kills; writes docs/reliability.md (root; up to an hour).
+	go test -count=1 -timeout 75m -tags e2e ./test/chaos -run TestChaos -v \
+		-chaos.allocations=$(CHAOS_ALLOCATIONS) -chaos.report=$(CURDIR)/docs/reliability.md
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target of the module (found by name, func FuzzXxx in a _test.go) for FUZZTIME (default 10s).

@@ -86,14 +86,18 @@ func (s *API) DeleteClaim(ctx context.Context, c *v1alpha1.IPClaim) error {
 }
 
 // PutEndpoint creates the pod's endpoint, or merges this interface into the
-// existing record (replacing a record of an older incarnation).
+// existing record (replacing a record of an older incarnation), read from
+// the API server.
 func (s *API) PutEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) (ipam.EndpointVersion, error) {
 	obj := ep.DeepCopy()
 	err := s.client.Create(ctx, obj)
 	if apierrors.IsAlreadyExists(err) {
 		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			// Read from the API server: the record the create ran into may
+			// be one the cache has not seen yet (written by an earlier
+			// attempt of this ADD, or while the watch was down).
 			obj = &v2beta1.SpiderEndpoint{}
-			if err := s.client.Get(ctx, client.ObjectKeyFromObject(ep), obj); err != nil {
+			if err := s.live.Get(ctx, client.ObjectKeyFromObject(ep), obj); err != nil {
 				return err
 			}
 			merge(obj, ep)

@@ -33,6 +33,10 @@ type ProcessInfo struct {
 	Tier  int      `json:"tier"`
 	Argv  []string `json:"argv"`
 	Log   string   `json:"log"`
+	// Env and Cloneflags are what it was started with besides Argv, so that
+	// RestartProcess starts it again the same way.
+	Env        []string `json:"env,omitempty"`
+	Cloneflags uintptr  `json:"cloneflags,omitempty"`
 }
 
 // Alive reports whether the recorded process still runs (same pid, same
@@ -70,7 +74,8 @@ func (c *Cluster) spawn(p Process, tier int, cloneflags uintptr) (ProcessInfo, e
 	if err != nil {
 		return ProcessInfo{}, fmt.Errorf("read start time of %s: %w", p.Name, err)
 	}
-	info := ProcessInfo{Name: p.Name, PID: cmd.Process.Pid, Start: start, Tier: tier, Argv: p.Argv, Log: logPath}
+	info := ProcessInfo{Name: p.Name, PID: cmd.Process.Pid, Start: start, Tier: tier, Argv: p.Argv, Log: logPath,
+		Env: p.Env, Cloneflags: cloneflags}
 	return info, c.writePIDFile(info)
 }
 

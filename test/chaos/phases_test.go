@@ -1,0 +1,227 @@
+//go:build e2e
+
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/audit"
+	"github.com/ipkeeper/ipkeeper/test/localcluster"
+)
+
+const churnWorkers = 4
+
+// churnAndFaults runs the churn, the faults, the sampler and the progress
+// lines until the allocations are reached or the limit passes; it returns
+// once every fault is undone and the churn has stopped. The sampler and the
+// pod watch go on until the test ends.
+func (r *run) churnAndFaults() {
+	bg := r.t.Context()
+	r.watchPods(bg)
+	go r.sample(bg, time.Second)
+	go r.progress(bg, 10*time.Second)
+	go r.supervise(bg)
+
+	ctx, stop := context.WithCancel(bg)
+	defer stop()
+	var wg sync.WaitGroup
+	for w := range churnWorkers {
+		wg.Go(func() { r.churn(ctx, w) })
+	}
+	gapMin, gapMax := 3*time.Second, 10*time.Second
+	if *flagAllocations > 10000 {
+		gapMin, gapMax = 10*time.Second, 40*time.Second
+	}
+	wg.Go(func() { r.faults(ctx, gapMin, gapMax) })
+
+	deadline := time.Now().Add(r.limit)
+	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
+		return r.allocations() >= *flagAllocations || time.Now().After(deadline) || r.t.Failed(), nil
+	})
+	stop()
+	wg.Wait()
+	r.churnEnd = time.Now()
+	r.t.Logf("chaos: churn stopped: %s", r.line())
+}
+
+// quiet checks that every process is up and every node Ready, then waits
+// until the cluster settles (every workload at its replicas with Running
+// pods, none terminating) and the full audit is clean, up to quietLimit. A
+// duplicate is never waited out: the sampler records it and the run fails.
+func (r *run) quiet() {
+	t, ctx := r.t, r.t.Context()
+	c := r.env.Cluster
+	r.env.WaitFor(t, 2*time.Minute, "every process up", func(context.Context) (bool, error) {
+		procs, err := c.Processes()
+		if err != nil {
+			return false, err
+		}
+		for _, p := range procs {
+			if !p.Alive() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	cs := r.cs
+	for _, n := range c.Nodes() {
+		r.env.WaitFor(t, 2*time.Minute, "node "+n.Name+" Ready", func(ctx context.Context) (bool, error) {
+			node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			return err == nil && localcluster.NodeReady(node), nil
+		})
+	}
+	begin := time.Now()
+	var unsettled string
+	lastNudge := time.Time{}
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, quietLimit, true, func(ctx context.Context) (bool, error) {
+		if time.Since(lastNudge) > time.Minute {
+			r.nudge(ctx)
+			lastNudge = time.Now()
+		}
+		in, err := r.snapshot(ctx)
+		if err != nil {
+			unsettled = err.Error()
+			return false, nil
+		}
+		r.final = audit.Check(in)
+		unsettled = settled(in, r.deployments)
+		return unsettled == "" && len(r.final) == 0, nil
+	})
+	r.quietTime = time.Since(begin)
+	if err != nil {
+		r.settledErr = fmt.Errorf("not settled after %s: %s", quietLimit, unsettled)
+	}
+	t.Logf("chaos: quiet after %s; %d findings", r.quietTime.Round(time.Second), len(r.final))
+}
+
+// nudge touches every ReplicaSet and StatefulSet of the run with an
+// annotation: kube-controller-manager's work queues back a failing key off
+// exponentially (up to 16 min), and the API server's outages fail many syncs,
+// so a ReplicaSet whose pods were all deleted can wait minutes for its next
+// sync; an update event queues it at once. Nothing of ipkeeper is touched.
+func (r *run) nudge(ctx context.Context) {
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"chaos/nudged":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	if rss, err := r.cs.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, rs := range rss.Items {
+			_, _ = r.cs.AppsV1().ReplicaSets(namespace).Patch(ctx, rs.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}
+	if sts, err := r.cs.AppsV1().StatefulSets(namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, s := range sts.Items {
+			_, _ = r.cs.AppsV1().StatefulSets(namespace).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}
+}
+
+// settled says what still moves: "" when every workload has its replicas
+// running and no pod is terminating.
+func settled(in audit.Input, deployments []appsv1.Deployment) string {
+	var out []string
+	running := map[string]int{}
+	for i := range in.Pods {
+		p := &in.Pods[i]
+		if p.DeletionTimestamp != nil {
+			out = append(out, "pod "+p.Name+" terminating")
+			continue
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			running[p.Labels["app"]]++
+		}
+	}
+	want := func(name string, replicas *int32) {
+		if n := int(*replicas); running[name] != n {
+			out = append(out, fmt.Sprintf("%s: %d of %d pods running", name, running[name], n))
+		}
+	}
+	for i := range in.StatefulSets {
+		want(in.StatefulSets[i].Name, in.StatefulSets[i].Spec.Replicas)
+	}
+	for _, d := range deployments {
+		want(d.Name, d.Spec.Replicas)
+	}
+	if len(in.StatefulSets) != statefuls {
+		out = append(out, fmt.Sprintf("%d StatefulSets, want %d", len(in.StatefulSets), statefuls))
+	}
+	if len(out) > 5 {
+		out = append(out[:5], fmt.Sprintf("and %d more", len(out)-5))
+	}
+	return strings.Join(out, "; ")
+}
+
+// snapshot lists everything the audit reads, and the Deployments (which the
+// settling check reads) into r.deployments.
+func (r *run) snapshot(ctx context.Context) (audit.Input, error) {
+	in := audit.Input{GCWindow: gcWindow, StartWindow: 2 * time.Minute, ReservationGrace: 10 * time.Second}
+	var (
+		claims v1alpha1.IPClaimList
+		eps    v2beta1.SpiderEndpointList
+		pods   corev1.PodList
+		sts    appsv1.StatefulSetList
+		deps   appsv1.DeploymentList
+		pools  v2beta1.SpiderIPPoolList
+		rips   v2beta1.SpiderReservedIPList
+	)
+	for _, l := range []struct {
+		list client.ObjectList
+		opts []client.ListOption
+	}{
+		{&claims, nil}, {&eps, nil}, {&pods, []client.ListOption{client.InNamespace(namespace)}},
+		{&sts, []client.ListOption{client.InNamespace(namespace)}}, {&deps, []client.ListOption{client.InNamespace(namespace)}},
+		{&pools, nil}, {&rips, nil},
+	} {
+		if err := r.cl.List(ctx, l.list, l.opts...); err != nil {
+			return in, fmt.Errorf("list %T: %w", l.list, err)
+		}
+	}
+	in.Now = time.Now()
+	in.Claims, in.Endpoints, in.Pods, in.StatefulSets = claims.Items, eps.Items, pods.Items, sts.Items
+	in.Pools, in.Reserved = pools.Items, rips.Items
+	r.deployments = deps.Items
+	return in, nil
+}
+
+// finish reports and fails the test on any duplicate, finding or unsettled
+// cluster.
+func (r *run) finish() {
+	t := r.t
+	rep := r.report()
+	t.Logf("chaos: result\n%s", rep.markdown())
+	if *flagReport != "" {
+		if err := rep.write(*flagReport); err != nil {
+			t.Errorf("write report: %v", err)
+		}
+	}
+	if n := r.counts.Duplicates.Load(); n > 0 {
+		for _, f := range r.dups {
+			t.Errorf("chaos: sampled %s", f)
+		}
+	}
+	for _, f := range r.final {
+		t.Errorf("chaos: audit after the quiet period: %s", f)
+	}
+	if r.settledErr != nil {
+		t.Errorf("chaos: %v", r.settledErr)
+	}
+	if got := r.allocations(); got < *flagAllocations {
+		t.Errorf("chaos: %d allocations in the limit of %s, want %d", got, r.limit, *flagAllocations)
+	}
+	kills := snapshot(&r.counts.Kills)
+	for _, k := range faultKinds {
+		if kills[k] == 0 {
+			t.Errorf("chaos: no fault of kind %s", k)
+		}
+	}
+}
