@@ -421,9 +421,6 @@ func testReservedIPAndMultusConfigWebhooks(t *testing.T) {
 	t.Logf("refused: %v", err)
 }
 
-// statusBatch is the pool status controller's batch in ipkeeper-controller.
-const statusBatch = 500 * time.Millisecond
-
 func testPoolStatusAfterABurst(t *testing.T) {
 	const ns, pool = "status-burst", "status-burst"
 	namespace(t, ns)
@@ -431,7 +428,6 @@ func testPoolStatusAfterABurst(t *testing.T) {
 	pods := createPods(t, ns, pool, 300, []string{"no-node"})
 	t.Cleanup(func() { deleteClaimsOf(t, pool) })
 	before := statusWrites(t)
-	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for i, p := range pods {
@@ -451,7 +447,6 @@ func testPoolStatusAfterABurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	burst := time.Since(start)
 	got := &v2beta1.SpiderIPPool{}
 	poll(t, 3*time.Second, "pool status 300/500", func(ctx context.Context) (bool, error) {
 		if err := env.client.Get(ctx, client.ObjectKey{Name: pool}, got); err != nil {
@@ -459,14 +454,10 @@ func testPoolStatusAfterABurst(t *testing.T) {
 		}
 		return ptr.Deref(got.Status.AllocatedIPCount, -1) == 300 && ptr.Deref(got.Status.TotalIPCount, -1) == 500, nil
 	})
-	// A burst of 300 claims costs one status write per batch (the
-	// controller's 500 ms) while it lasts, and one after: a handful, not 300,
-	// however slow a loaded machine makes the burst.
-	limit := float64(int(burst/statusBatch) + 2)
-	if n := statusWrites(t) - before; n > limit {
-		t.Errorf("%v pool status writes for a burst of 300 claims over %s, want batching (≤ %v, one per %s)", n, burst.Round(time.Millisecond), limit, statusBatch)
+	// A burst of 300 claims costs a handful of status writes, not 300.
+	if n := statusWrites(t) - before; n > 30 {
+		t.Errorf("%v pool status writes for a burst of 300 claims, want batching (≤ 30)", n)
 	}
-	t.Logf("burst of 300 claims over %s", burst.Round(time.Millisecond))
 }
 
 // deleteClaimsOf removes the claims a test wrote for pool, so that later
