@@ -16,6 +16,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
@@ -137,4 +138,18 @@ func (o *options) checkOutput() error {
 		return nil
 	}
 	return fmt.Errorf("-o %q: unknown output format (table, wide, json or yaml)", o.output)
+}
+
+// addressCommand is the start of a command on one address: -o is known, IP
+// parses (an IPv4-mapped address as IPv4), and the API server is reachable.
+func (o *options) addressCommand(ip string) (netip.Addr, client.Client, error) {
+	if err := o.checkOutput(); err != nil {
+		return netip.Addr{}, nil, err
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Addr{}, nil, fmt.Errorf("IP %q: not an IPv4 or IPv6 address", ip)
+	}
+	c, err := o.kube()
+	return a.Unmap(), c, err
 }

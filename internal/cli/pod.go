@@ -254,9 +254,7 @@ func autoPoolsOf(pod *corev1.Pod, s *state, ifName string) map[int][]string {
 	if owner == "" {
 		// No claim yet: the pod's own controller is the closest owner known
 		// without walking ReplicaSets.
-		if ref := ownerOf(pod); ref != "" {
-			owner = ref
-		}
+		owner = ownerOf(pod)
 	}
 	for _, p := range s.Pools {
 		if owner != "" && p.Labels[spiderpool.LabelAutoPoolOwnerUID] == owner && p.Labels[spiderpool.LabelAutoPoolInterface] == ifName {
@@ -301,13 +299,11 @@ func netconfDefaults(ctx context.Context, c client.Client, nad string) (v4, v6 [
 	if json.Unmarshal([]byte(config), &conf) != nil {
 		return nil, nil
 	}
-	for _, ip := range append([]*netconfIPAM{conf.IPAM}, func() []*netconfIPAM {
-		var out []*netconfIPAM
-		for _, p := range conf.Plugins {
-			out = append(out, p.IPAM)
-		}
-		return out
-	}()...) {
+	candidates := []*netconfIPAM{conf.IPAM}
+	for _, p := range conf.Plugins {
+		candidates = append(candidates, p.IPAM)
+	}
+	for _, ip := range candidates {
 		if ip != nil && ip.Type == "spiderpool" {
 			return ip.DefaultIPv4, ip.DefaultIPv6
 		}

@@ -37,18 +37,11 @@ leaks by itself within its scan period; release is for when that cannot wait.`,
   kubectl ipkeeper release 10.6.168.105`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.checkOutput(); err != nil {
-				return err
-			}
-			a, err := netip.ParseAddr(args[0])
-			if err != nil {
-				return fmt.Errorf("IP %q: not an IPv4 or IPv6 address", args[0])
-			}
-			c, err := o.kube()
+			a, c, err := o.addressCommand(args[0])
 			if err != nil {
 				return err
 			}
-			r, err := release(cmd.Context(), c, a.Unmap(), dryRun)
+			r, err := release(cmd.Context(), c, a, dryRun)
 			if err != nil {
 				return err
 			}

@@ -62,14 +62,7 @@ says whether it is free, reserved, excluded or outside every pool.`,
 		Example: `  kubectl ipkeeper who-has 10.6.168.101`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.checkOutput(); err != nil {
-				return err
-			}
-			a, err := netip.ParseAddr(args[0])
-			if err != nil {
-				return fmt.Errorf("IP %q: not an IPv4 or IPv6 address", args[0])
-			}
-			c, err := o.kube()
+			a, c, err := o.addressCommand(args[0])
 			if err != nil {
 				return err
 			}
@@ -77,7 +70,7 @@ says whether it is free, reserved, excluded or outside every pool.`,
 			if err != nil {
 				return err
 			}
-			h, err := whoHas(cmd, c, s, a.Unmap())
+			h, err := whoHas(cmd, c, s, a)
 			if err != nil {
 				return err
 			}

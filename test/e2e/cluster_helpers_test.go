@@ -89,49 +89,6 @@ func createPod(t *testing.T, env *framework.Env, namespace, name, node string, a
 	return created
 }
 
-// podReady reports whether the pod runs, is Ready, has an address and is not
-// being deleted.
-func podReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// waitReadyPods waits until exactly n pods match selector and all are ready.
-func waitReadyPods(t *testing.T, env *framework.Env, namespace, selector string, n int) []corev1.Pod {
-	t.Helper()
-	var pods []corev1.Pod
-	env.WaitFor(t, podsTimeout, fmt.Sprintf("%d ready pods %q in %s", n, selector, namespace), func(ctx context.Context) (bool, error) {
-		list, err := env.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return false, nil
-		}
-		pods = list.Items
-		return len(pods) == n && !slices.ContainsFunc(pods, func(p corev1.Pod) bool { return !podReady(&p) }), nil
-	})
-	return pods
-}
-
-func waitPodReady(t *testing.T, env *framework.Env, namespace, name string) *corev1.Pod {
-	t.Helper()
-	var pod *corev1.Pod
-	env.WaitFor(t, podsTimeout, "pod "+namespace+"/"+name+" ready", func(ctx context.Context) (bool, error) {
-		p, err := env.Client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		pod = p
-		return podReady(p), nil
-	})
-	return pod
-}
-
 func networkStatus(t *testing.T, pod *corev1.Pod) []nodesim.NetworkStatus {
 	t.Helper()
 	raw, ok := pod.Annotations[nodesim.AnnotationNetworkStatus]

@@ -15,6 +15,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/test/framework"
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
 	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // TestClusterNodesimRestartAdoptsSandboxes restarts node2's simulator: the
@@ -27,7 +28,7 @@ func TestClusterNodesimRestartAdoptsSandboxes(t *testing.T) {
 	}
 	ns := env.Namespace(t)
 	createPod(t, env, ns, "before", "node2", nil)
-	before := waitPodReady(t, env, ns, "before")
+	before := seedwalk.WaitPodReady(t, env, ns, "before")
 	sb := env.Sandbox(t, before)
 
 	ctx := t.Context()
@@ -38,7 +39,7 @@ func TestClusterNodesimRestartAdoptsSandboxes(t *testing.T) {
 		t.Fatalf("restart node2's simulator: %v", err)
 	}
 	createPod(t, env, ns, "after", "node2", nil)
-	waitPodReady(t, env, ns, "after")
+	seedwalk.WaitPodReady(t, env, ns, "after")
 
 	now, err := env.Client.CoreV1().Pods(ns).Get(ctx, "before", metav1.GetOptions{})
 	if err != nil {
@@ -49,7 +50,7 @@ func TestClusterNodesimRestartAdoptsSandboxes(t *testing.T) {
 		t.Errorf("sandbox after restart %s %s %s, want the adopted %s %s %s", adopted.ContainerID, adopted.NetNS,
 			now.Status.PodIP, sb.ContainerID, sb.NetNS, before.Status.PodIP)
 	}
-	if !podReady(now) {
+	if !seedwalk.PodReady(now) {
 		t.Errorf("pod before is not ready after the restart: %+v", now.Status)
 	}
 	if err := env.Client.CoreV1().Pods(ns).Delete(ctx, "before", metav1.DeleteOptions{}); err != nil {
@@ -68,7 +69,7 @@ func TestClusterDownLeavesNothing(t *testing.T) {
 	c := env.Cluster
 	ns := env.Namespace(t)
 	createDeployment(t, env, ns, "web", 4)
-	waitReadyPods(t, env, ns, "app=web", 4)
+	seedwalk.WaitReadyPods(t, env, ns, "app=web", 4)
 
 	procs, err := c.Processes()
 	if err != nil || len(procs) != 6 { // etcd, apiserver, controller-manager, scheduler, 2 simulators

@@ -17,6 +17,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/test/framework"
 	"github.com/ipkeeper/ipkeeper/test/localcluster/nodesim"
 	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // TestClusterBadNetworkAnnotations gives pods a missing NAD, a malformed
@@ -37,7 +38,7 @@ func TestClusterBadNetworkAnnotations(t *testing.T) {
 		"Failed to create pod sandbox", "malformed "+nodesim.AnnotationNetworks+" annotation")
 	eventFor(t, env, ns, "missing-default", "FailedCreatePodSandBox",
 		`NetworkAttachmentDefinition "kube-system/nope"`, nodesim.AnnotationDefaultNetwork)
-	fine := waitPodReady(t, env, ns, "fine")
+	fine := seedwalk.WaitPodReady(t, env, ns, "fine")
 	checkPodNetwork(t, env, fine)
 
 	for _, name := range []string{"missing-nad", "malformed", "missing-default"} {
@@ -51,7 +52,7 @@ func TestClusterBadNetworkAnnotations(t *testing.T) {
 			t.Errorf("pod %s: phase %s, containers %+v; want Pending and ContainerCreating", name, p.Status.Phase, p.Status.ContainerStatuses)
 		}
 	}
-	if p, err := env.Client.CoreV1().Pods(ns).Get(t.Context(), "fine", metav1.GetOptions{}); err != nil || !podReady(p) {
+	if p, err := env.Client.CoreV1().Pods(ns).Get(t.Context(), "fine", metav1.GetOptions{}); err != nil || !seedwalk.PodReady(p) {
 		t.Errorf("the plain pod is no longer ready next to the failing ones: %v", err)
 	}
 }
@@ -65,7 +66,7 @@ func TestClusterAdditionalNetwork(t *testing.T) {
 	createNAD(t, env, ns, "extra", `{"cniVersion": "1.0.0", "type": "macvlan", "master": "ens192", "mode": "bridge",
 		"ipam": {"type": "host-local", "ranges": [[{"subnet": "10.6.0.0/16", "rangeStart": "10.6.250.10", "rangeEnd": "10.6.250.20"}]]}}`)
 	createPod(t, env, ns, "multi", "node1", map[string]string{nodesim.AnnotationNetworks: ns + "/extra@data0"})
-	pod := waitPodReady(t, env, ns, "multi")
+	pod := seedwalk.WaitPodReady(t, env, ns, "multi")
 	checkPodNetwork(t, env, pod)
 
 	st := networkStatus(t, pod)

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ipkeeper/ipkeeper/test/localcluster/nsmount"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // TestClusterWorkloads runs a StatefulSet and a Deployment of two pods each
@@ -22,7 +23,7 @@ func TestClusterWorkloads(t *testing.T) {
 	createStatefulSet(t, env, ns, "db", 2)
 	createDeployment(t, env, ns, "web", 2)
 
-	pods := append(waitReadyPods(t, env, ns, "app=db", 2), waitReadyPods(t, env, ns, "app=web", 2)...)
+	pods := append(seedwalk.WaitReadyPods(t, env, ns, "app=db", 2), seedwalk.WaitReadyPods(t, env, ns, "app=web", 2)...)
 	rows := kubectlWide(t, env, ns)
 	for i := range pods {
 		p := &pods[i]
@@ -65,7 +66,7 @@ func TestClusterStatefulSetPodComesBack(t *testing.T) {
 	env := localCluster.Get(t)
 	ns := env.Namespace(t)
 	createStatefulSet(t, env, ns, "sts", 2)
-	waitReadyPods(t, env, ns, "app=sts", 2)
+	seedwalk.WaitReadyPods(t, env, ns, "app=sts", 2)
 
 	old, err := env.Client.CoreV1().Pods(ns).Get(t.Context(), "sts-0", metav1.GetOptions{})
 	if err != nil {
@@ -82,7 +83,7 @@ func TestClusterStatefulSetPodComesBack(t *testing.T) {
 			return false, nil
 		}
 		back = p
-		return podReady(p), nil
+		return seedwalk.PodReady(p), nil
 	})
 	checkPodNetwork(t, env, back)
 	if nsmount.Exists(oldNetNS) {
@@ -101,8 +102,8 @@ func TestClusterPodToPodAcrossNodes(t *testing.T) {
 	ns := env.Namespace(t)
 	createPod(t, env, ns, "client", "node1", nil)
 	createPod(t, env, ns, "server", "node2", nil)
-	client := waitPodReady(t, env, ns, "client")
-	server := waitPodReady(t, env, ns, "server")
+	client := seedwalk.WaitPodReady(t, env, ns, "client")
+	server := seedwalk.WaitPodReady(t, env, ns, "server")
 	if client.Spec.NodeName != "node1" || server.Spec.NodeName != "node2" {
 		t.Fatalf("pods on %s and %s, want node1 and node2", client.Spec.NodeName, server.Spec.NodeName)
 	}

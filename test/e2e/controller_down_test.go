@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // Pod start does not need the controller: with it stopped, pods still get
@@ -19,7 +20,7 @@ func TestControllerDownPodsStillStart(t *testing.T) {
 	ns := env.Namespace(t)
 	createDeployment(t, env, ns, "web", 3)
 	seen := map[string]bool{}
-	for _, p := range waitReadyPods(t, env, ns, "app=web", 3) {
+	for _, p := range seedwalk.WaitReadyPods(t, env, ns, "app=web", 3) {
 		ip, err := netip.ParseAddr(p.Status.PodIP)
 		if err != nil || ip.Less(netip.MustParseAddr("10.6.10.1")) || netip.MustParseAddr("10.6.19.254").Less(ip) {
 			t.Errorf("pod %s got %q, want an address of the default pool", p.Name, p.Status.PodIP)

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/test/seedwalk"
 )
 
 // synthesized are names the rules read that Prometheus makes itself, not
@@ -76,7 +77,7 @@ func TestMetricsReadByDashboardAndAlertsAreExported(t *testing.T) {
 	for i, node := range env.Nodes[:2] {
 		name := fmt.Sprintf("metrics-%d", i)
 		createPod(t, env, ns, name, node, nil)
-		waitPodReady(t, env, ns, name)
+		seedwalk.WaitPodReady(t, env, ns, name)
 		if err := env.Client.CoreV1().Pods(ns).Delete(t.Context(), name, metav1.DeleteOptions{GracePeriodSeconds: ptr[int64](0)}); err != nil {
 			t.Fatalf("delete pod %s: %v", name, err)
 		}

@@ -165,7 +165,7 @@ func waitRolled(t *testing.T, env *framework.Env, ns, selector, rev string) map[
 		}
 		clear(got)
 		for _, p := range pods.Items {
-			if p.Annotations["example.com/revision"] == rev && p.DeletionTimestamp == nil && podReady(&p) {
+			if p.Annotations["example.com/revision"] == rev && p.DeletionTimestamp == nil && seedwalk.PodReady(&p) {
 				got[p.Name] = p.Status.PodIP
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ipkeeper/ipkeeper/test/framework"
 	"github.com/ipkeeper/ipkeeper/test/seeds"
@@ -30,15 +31,7 @@ func Kubectl(ctx context.Context, env *framework.Env, stdin string, args ...stri
 // may still be going: Apply retries while the API server refuses.
 func Apply(t *testing.T, env *framework.Env, ns, manifest string) {
 	t.Helper()
-	var last string
-	env.WaitFor(t, 2*time.Minute, "kubectl apply", func(ctx context.Context) (bool, error) {
-		out, err := Kubectl(ctx, env, manifest, "apply", "-n", ns, "-f", "-")
-		last = out
-		return err == nil, nil
-	})
-	if t.Failed() {
-		t.Logf("last kubectl apply: %s", last)
-	}
+	applyRetrying(t, env, ns, manifest)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -53,21 +46,28 @@ func Apply(t *testing.T, env *framework.Env, ns, manifest string) {
 // pods name as their default network.
 func Network(t *testing.T, env *framework.Env) {
 	t.Helper()
-	// Retried: the controller's webhook may be between two replicas (a
-	// helm upgrade rolls it).
-	var last string
-	env.WaitFor(t, 2*time.Minute, "kubectl apply the seeds' SpiderMultusConfig", func(ctx context.Context) (bool, error) {
-		out, err := Kubectl(ctx, env, seeds.MultusConfig, "apply", "-f", "-")
-		last = out
-		return err == nil, nil
-	})
-	if t.Failed() {
-		t.Logf("last kubectl apply: %s", last)
-	}
+	applyRetrying(t, env, "kube-system", seeds.MultusConfig)
 	env.WaitFor(t, time.Minute, "NetworkAttachmentDefinition kube-system/macvlan-ens192", func(ctx context.Context) (bool, error) {
 		out, err := Kubectl(ctx, env, "", "get", "network-attachment-definitions.k8s.cni.cncf.io", "-n", "kube-system", "macvlan-ens192", "-o", "jsonpath={.spec.config}")
 		return err == nil && strings.Contains(out, `"master":"ens192"`) && strings.Contains(out, `"type":"spiderpool"`), nil
 	})
+}
+
+// applyRetrying applies manifest into ns, retrying for up to two minutes
+// while the API server refuses (an earlier object of the name still going,
+// the controller's webhook between two replicas during a helm upgrade), and
+// fails the test with kubectl's last answer.
+func applyRetrying(t *testing.T, env *framework.Env, ns, manifest string) {
+	t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		out, err := Kubectl(ctx, env, manifest, "apply", "-n", ns, "-f", "-")
+		last = out
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("kubectl apply into %s: %v; last answer: %s", ns, err, last)
+	}
 }
 
 // CreatePod creates a bare pod of the seeds' nginx image, pinned to a node
