@@ -72,7 +72,7 @@ func run(m *testing.M) (int, error) {
 	if err := localcluster.BuildPlugin(root, pluginDir); err != nil {
 		return 0, err
 	}
-	if err := localcluster.GoBuild(root, pluginDir+"/", "./cmd/ipkeeper-agent"); err != nil {
+	if err := localcluster.GoBuild(root, pluginDir+"/", "./cmd/ipkeeper-agent", "./cmd/coordinator"); err != nil {
 		return 0, err
 	}
 	down, err := startControlPlane(filepath.Join(tmp, "cluster"))
