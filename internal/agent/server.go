@@ -56,7 +56,7 @@ type Server struct {
 	Coordinator interface {
 		Coordinator(ctx context.Context, pod agentapi.PodRef) (*agentapi.CoordinatorResponse, error)
 	}
-	Log     logr.Logger
+	Log logr.Logger
 	// Ready reports whether the caches are synced; requests wait for it.
 	Ready func() bool
 	// Now is the clock CNI GC measures claim ages with; nil means time.Now.
