@@ -82,6 +82,18 @@ spec:
 		t.Errorf("node1 (hostNetwork) → client %s: %v %s", client.Status.PodIP, err, body)
 	}
 
+	// What a user sees (docs/coordinator.md shows it).
+	t.Logf("kubectl get spidercoordinators:\n%s", env.RunKubectl(t, "get", "spidercoordinators"))
+	t.Logf("NetworkAttachmentDefinition %s: %s", seedNetwork, env.RunKubectl(t, "get", "network-attachment-definitions", "-n", "kube-system",
+		"macvlan-ens192", "-o", "jsonpath={.spec.config}"))
+	clientNS := podNetNS(t, netip.MustParseAddr(client.Status.PodIP))
+	for _, args := range [][]string{{"-br", "link"}, {"route"}, {"rule"}, {"route", "show", "table", "all", "dev", "veth0"}, {"neigh", "show", "dev", "veth0"}} {
+		t.Logf("client: ip %s\n%s", strings.Join(args, " "), ipIn(t, clientNS.Path(), args...))
+	}
+	for _, args := range [][]string{{"rule"}, {"route", "show", "table", "500"}} {
+		t.Logf("node1: ip %s\n%s", strings.Join(args, " "), ipIn(t, node1.NetNSPath, args...))
+	}
+
 	// The same from the pod without the coordinator fails, with the Service
 	// programmed (the client reached it) and the node's server up.
 	for what, probe := range map[string]struct{ pod, url string }{
@@ -137,6 +149,19 @@ spec:
   macvlan:
     master:
     - ens192
+---
+apiVersion: spiderpool.spidernet.io/v2beta1
+kind: SpiderMultusConfig
+metadata:
+  name: macvlan-net1-untuned
+  namespace: `+ns+`
+spec:
+  cniType: macvlan
+  coordinator:
+    tunePodRoutes: false
+  macvlan:
+    master:
+    - ens192
 `)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -144,6 +169,7 @@ spec:
 		_, _ = seedwalk.Kubectl(ctx, env, "", "delete", "spiderippool", "coord-a-"+ns, "coord-b-"+ns, "--wait=false")
 	})
 	waitNAD(t, env, ns, "macvlan-net1")
+	waitNAD(t, env, ns, "macvlan-net1-untuned")
 	multi := startPod(t, env, ns, "multi", "node1", map[string]string{
 		"v1.multus-cni.io/default-network":    seedNetwork,
 		"k8s.v1.cni.cncf.io/networks":         ns + "/macvlan-net1",
@@ -177,7 +203,25 @@ spec:
 	if !byLink["net1"] || byLink["eth0"] {
 		t.Errorf("multi's neighbour entries for the peer %s by interface: %v; want net1 only (the reply left by net1)", peer.Status.PodIP, byLink)
 	}
+	t.Logf("multi: ip rule\n%s", ipIn(t, podNS.Path(), "rule"))
+
+	// The control: net1 without its own table (tunePodRoutes: false on its
+	// network) answers the same request by eth0, so the check above is
+	// what the table and rule make.
+	untuned := startPod(t, env, ns, "untuned", "node1", map[string]string{
+		"v1.multus-cni.io/default-network":    seedNetwork,
+		"k8s.v1.cni.cncf.io/networks":         ns + "/macvlan-net1-untuned",
+		"ipam.spidernet.io/ippools":           `[{"interface":"eth0","ipv4":["coord-a-` + ns + `"]},{"interface":"net1","ipv4":["coord-b-` + ns + `"]}]`,
+		"ipam.spidernet.io/default-route-nic": "net1",
+	})
+	untunedNet1 := podAddress(t, untuned, 1)
+	waitGet(t, env, ns, "peer", "http://"+untunedNet1.String()+"/", "peer (node2) → untuned's net1")
+	byLink = neighbours(t, podNetNS(t, netip.MustParseAddr(untuned.Status.PodIP)), netip.MustParseAddr(peer.Status.PodIP))
+	if !byLink["eth0"] {
+		t.Errorf("untuned's neighbour entries for the peer by interface: %v; want eth0 (the main table's first route to the subnet): the check on multi proves nothing", byLink)
+	}
 }
+
 
 func applyManifest(t *testing.T, env *framework.Env, manifest string) {
 	t.Helper()
@@ -229,6 +273,16 @@ func waitGet(t *testing.T, env *framework.Env, ns, pod, url, what string) {
 	if t.Failed() {
 		t.Logf("%s: last answer %s", what, last)
 	}
+}
+
+// ipIn runs iproute2's ip in the network namespace at path.
+func ipIn(t *testing.T, path string, args ...string) string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "nsenter", append([]string{"--net=" + path, "ip"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("ip %s in %s: %v: %s", strings.Join(args, " "), path, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func firstLine(s string) string {
