@@ -222,7 +222,6 @@ spec:
 	}
 }
 
-
 func applyManifest(t *testing.T, env *framework.Env, manifest string) {
 	t.Helper()
 	if out, err := seedwalk.Kubectl(t.Context(), env, manifest, "apply", "-f", "-"); err != nil {
