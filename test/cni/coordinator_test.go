@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -246,18 +248,28 @@ func TestCoordinatorMultiNIC(t *testing.T) {
 	requireRoot(t)
 	n, socket := newCoordNode(t)
 	pool2 := createPool(t, "10.7.0.0/16", "10.7.0.1", "10.7.0.100-10.7.0.110")
-	eth0RT := coordRuntime(t, n, socket, map[string]any{}, "p1")
+	eth0RT := coordRuntime(t, n, socket, map[string]any{"podMACPrefix": "0a:1b"}, "p1")
 	net1RT := coordRuntime(t, n, socket, map[string]any{}, pool2)
 	sb := newSandbox(t, n, "multi", map[string]string{"ipam.spidernet.io/default-route-nic": "net1"})
 	net1 := onInterface(sb, "net1")
 	nodeBefore, podBefore := snapshot(t, n.netns), snapshot(t, sb.netns)
 
-	a0, _ := summarize(eth0RT.mustAdd(t, sb))
+	r0 := eth0RT.mustAdd(t, sb)
+	a0, _ := summarize(r0)
 	a1, _ := summarize(net1RT.mustAdd(t, net1))
 	if len(a0) != 1 || len(a1) != 1 {
 		t.Fatalf("addresses eth0 %v, net1 %v; want one each", a0, a1)
 	}
 	ip0, ip1 := netip.MustParsePrefix(a0[0]).Addr(), netip.MustParsePrefix(a1[0]).Addr()
+	// podMACPrefix on eth0's network: the prefix, then the address's bytes,
+	// on the link and in the result.
+	wantMAC, _ := coordinator.MACFromPrefix("0a:1b", ip0)
+	if got := linkMAC(t, sb.netns, "eth0"); got != wantMAC.String() {
+		t.Errorf("eth0 MAC %s, want %s (podMACPrefix 0a:1b)", got, wantMAC)
+	}
+	if macs := resultMACs(r0); !slices.Contains(macs, wantMAC.String()) {
+		t.Errorf("ADD result MACs %v, want eth0's %s", macs, wantMAC)
+	}
 	t0, t1 := coordinator.TableOf(linkIndex(t, sb.netns, "eth0")), coordinator.TableOf(linkIndex(t, sb.netns, "net1"))
 	pod := snapshot(t, sb.netns)
 	wantHas(t, "pod", pod, []string{
@@ -298,6 +310,40 @@ func TestCoordinatorMultiNIC(t *testing.T) {
 	}
 	wantSame(t, "node after DEL", nodeBefore, withoutSharedRule(snapshot(t, n.netns)))
 	wantSame(t, "pod after DEL", podBefore, withoutLink(withoutLink(snapshot(t, sb.netns), "eth0"), "net1"))
+}
+
+// TestCoordinatorDelNetNSGone: DEL after the pod's netns went (and with it
+// the veth pair) succeeds and leaves the node as it was.
+func TestCoordinatorDelNetNSGone(t *testing.T) {
+	requireRoot(t)
+	n, socket := newCoordNode(t)
+	rt := coordRuntime(t, n, socket, map[string]any{}, "p1")
+	netns, err := testutils.NewNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := newSandbox(t, n, "gone", nil)
+	sb.netns, sb.rt.NetNS = netns, netns.Path()
+	nodeBefore := snapshot(t, n.netns)
+	rt.mustAdd(t, sb)
+	_ = netns.Close()
+	if err := testutils.UnmountNS(netns); err != nil {
+		t.Fatalf("remove the pod's netns: %v", err)
+	}
+	if err := rt.del(t, sb); err != nil {
+		t.Fatalf("DEL with the netns gone: %v", err)
+	}
+	poll(t, 10*time.Second, "the node's end of the veth to go with the netns", func(context.Context) (bool, error) {
+		return slices.Equal(nodeBefore, withoutSharedRule(snapshot(t, n.netns))), nil
+	})
+}
+
+func resultMACs(r *current.Result) []string {
+	var out []string
+	for _, itf := range r.Interfaces {
+		out = append(out, itf.Mac)
+	}
+	return out
 }
 
 // snapshot describes a netns: links, routes of every table (but the local
