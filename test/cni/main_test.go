@@ -31,7 +31,7 @@ const (
 )
 
 var (
-	// pluginDir holds the spiderpool plugin and the ipkeeper-agent built
+	// pluginDir holds the spiderpool and coordinator plugins and the ipkeeper-agent built
 	// for this run.
 	pluginDir string
 	// skipReason is why every test skips; empty when they can run.
@@ -72,7 +72,7 @@ func run(m *testing.M) (int, error) {
 	if err := localcluster.BuildPlugin(root, pluginDir); err != nil {
 		return 0, err
 	}
-	if err := localcluster.GoBuild(root, pluginDir+"/", "./cmd/ipkeeper-agent", "./cmd/coordinator"); err != nil {
+	if err := localcluster.GoBuild(root, pluginDir+"/", "./cmd/ipkeeper-agent"); err != nil {
 		return 0, err
 	}
 	down, err := startControlPlane(filepath.Join(tmp, "cluster"))
