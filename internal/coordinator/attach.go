@@ -76,24 +76,41 @@ func (a *attachment) add() error {
 	if err := a.podSysctls(); err != nil {
 		return err
 	}
-	hostVeth, podVeth, owner, err := a.ensureVeth()
-	if err != nil {
-		return err
-	}
-	if err := a.nodeRoutes(hostVeth, podVeth, owner); err != nil {
-		return err
-	}
-	if owner {
-		if err := a.podVethRoutes(hostVeth, podVeth); err != nil {
+	var podVeth netlink.Link
+	if a.joinsNode() {
+		hostVeth, pv, owner, err := a.ensureVeth()
+		if err != nil {
 			return err
 		}
+		if err := a.nodeRoutes(hostVeth, pv, owner); err != nil {
+			return err
+		}
+		if owner {
+			if err := a.podVethRoutes(hostVeth, pv); err != nil {
+				return err
+			}
+		}
+		podVeth = pv
 	}
 	if a.cfg.TunePodRoutes {
 		if err := a.tuneRoutes(link, podVeth); err != nil {
 			return err
 		}
 	}
-	return a.keepDefaultRoute(link, podVeth)
+	return a.keepDefaultRoute(link)
+}
+
+// joinsNode reports whether this interface is set up with a veth to the
+// node. In auto mode an additional interface (not eth0) of a pod whose eth0
+// the coordinator did not join to its node has an eth0 of another CNI (an
+// overlay such as Calico's), which already reaches Services and the node:
+// that interface gets its own table and rules only.
+func (a *attachment) joinsNode() bool {
+	if a.cfg.Mode != ModeAuto || a.ifName == defaultRouteNIC {
+		return true
+	}
+	_, err := a.pod.LinkByName(PodVethName)
+	return err == nil
 }
 
 // setMAC gives the interface the MAC address podMACPrefix asks for.

@@ -85,7 +85,11 @@ func (a *attachment) podVethRoutes(hostVeth, podVeth netlink.Link) error {
 // its interface.
 func (a *attachment) tuneRoutes(link, podVeth netlink.Link) error {
 	table := TableOf(link.Attrs().Index)
-	for _, from := range []netlink.Link{link, podVeth} {
+	from := []netlink.Link{link}
+	if podVeth != nil {
+		from = append(from, podVeth)
+	}
+	for _, from := range from {
 		routes, err := a.mainRoutes(from)
 		if err != nil {
 			return err
@@ -112,8 +116,8 @@ func (a *attachment) tuneRoutes(link, podVeth netlink.Link) error {
 // keepDefaultRoute leaves the main table's default route only on the
 // default-route interface: another interface's moves out (it stays in that
 // interface's own table), and when this one is the default-route interface
-// those of the interfaces set up before it move out.
-func (a *attachment) keepDefaultRoute(link, podVeth netlink.Link) error {
+// those of the interfaces set up before it with their own tables move out.
+func (a *attachment) keepDefaultRoute(link netlink.Link) error {
 	var from []netlink.Link
 	if a.ifName != a.cfg.DefaultRouteNIC {
 		from = []netlink.Link{link}
@@ -124,7 +128,7 @@ func (a *attachment) keepDefaultRoute(link, podVeth netlink.Link) error {
 		}
 		for _, l := range links {
 			at := l.Attrs()
-			if at.Index != link.Attrs().Index && at.Index != podVeth.Attrs().Index && at.Flags&net.FlagLoopback == 0 {
+			if at.Index != link.Attrs().Index && at.Name != PodVethName && at.Flags&net.FlagLoopback == 0 && a.hasTable(l) {
 				from = append(from, l)
 			}
 		}
@@ -146,6 +150,14 @@ func (a *attachment) keepDefaultRoute(link, podVeth netlink.Link) error {
 		}
 	}
 	return nil
+}
+
+// hasTable reports whether link has its own table, where its default route
+// stays when it leaves the main table; an interface the coordinator did not
+// set up (another CNI's eth0) keeps its default route.
+func (a *attachment) hasTable(link netlink.Link) bool {
+	routes, err := a.pod.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: TableOf(link.Attrs().Index)}, netlink.RT_FILTER_TABLE)
+	return err == nil && len(routes) > 0
 }
 
 // mainRoutes lists the pod's main-table routes through link.

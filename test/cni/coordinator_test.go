@@ -312,6 +312,47 @@ func TestCoordinatorMultiNIC(t *testing.T) {
 	wantSame(t, "pod after DEL", podBefore, withoutLink(withoutLink(snapshot(t, sb.netns), "eth0"), "net1"))
 }
 
+// TestCoordinatorBesideOverlay: in auto mode, net1 of a pod whose eth0 the
+// coordinator did not set up (another CNI's, as with Calico) gets its table
+// and rule but no veth: that eth0 already reaches Services and the node,
+// and keeps its default route.
+func TestCoordinatorBesideOverlay(t *testing.T) {
+	requireRoot(t)
+	n, socket := newCoordNode(t)
+	noGateway := &v2beta1.SpiderIPPool{ObjectMeta: metav1.ObjectMeta{Name: objectName(t)},
+		Spec: v2beta1.SpiderIPPoolSpec{Subnet: "10.8.0.0/16", IPs: []string{"10.8.0.100-10.8.0.110"}}}
+	mustCreate(t, noGateway)
+	t.Cleanup(func() { _ = kube.client.Delete(context.Background(), noGateway) })
+	eth0RT := coordRuntime(t, n, socket, nil, "p1")
+	net1RT := coordRuntime(t, n, socket, map[string]any{}, noGateway.Name)
+	sb := newSandbox(t, n, "overlay", nil)
+	net1 := onInterface(sb, "net1")
+	nodeBefore, podBefore := snapshot(t, n.netns), snapshot(t, sb.netns)
+	eth0RT.mustAdd(t, sb)
+	a1, _ := summarize(net1RT.mustAdd(t, net1))
+	ip1 := netip.MustParsePrefix(a1[0]).Addr()
+	t1 := coordinator.TableOf(linkIndex(t, sb.netns, "net1"))
+	pod := snapshot(t, sb.netns)
+	wantHas(t, "pod", pod, []string{
+		"route table=254 0.0.0.0/0 dev=eth0 gw=10.6.0.1 src=",
+		fmt.Sprintf("rule pref=1000 from=%s/32 table=%d", ip1, t1),
+		fmt.Sprintf("route table=%d 10.8.0.0/16 dev=net1 gw= src=", t1),
+	})
+	for _, s := range pod {
+		if strings.Contains(s, "veth0") {
+			t.Errorf("pod has %q; want no veth beside another CNI's eth0", s)
+		}
+	}
+	if err := net1RT.del(t, net1); err != nil {
+		t.Fatalf("DEL net1: %v", err)
+	}
+	if err := eth0RT.del(t, sb); err != nil {
+		t.Fatalf("DEL eth0: %v", err)
+	}
+	wantSame(t, "node after DEL", nodeBefore, withoutSharedRule(snapshot(t, n.netns)))
+	wantSame(t, "pod after DEL", podBefore, withoutLink(withoutLink(snapshot(t, sb.netns), "eth0"), "net1"))
+}
+
 // TestCoordinatorDelNetNSGone: DEL after the pod's netns went (and with it
 // the veth pair) succeeds and leaves the node as it was.
 func TestCoordinatorDelNetNSGone(t *testing.T) {
