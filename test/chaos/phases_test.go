@@ -97,8 +97,10 @@ func (r *run) quiet() {
 		}
 		in, err := r.snapshot(ctx)
 		if err != nil {
-			unsettled = err.Error()
-			return false, nil
+			if unsettled == "" {
+				unsettled = err.Error()
+			}
+			return false, nil // the last reason seen stays the one reported
 		}
 		r.final = audit.Check(in)
 		unsettled = settled(in, r.deployments)

@@ -154,12 +154,15 @@ func (r *run) watchPods(ctx context.Context) {
 	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
 }
 
-// countInFlight recomputes the pods pending or terminating from the
-// informer's store.
+// countInFlight recomputes the workloads' pods pending or terminating from
+// the informer's store.
 func (r *run) countInFlight() {
 	n := 0
 	for _, obj := range r.podStore.List() {
 		p := obj.(*corev1.Pod)
+		if isKubeletPod(p) {
+			continue // the kubelet stream bounds its own
+		}
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodPending {
 			n++
 		}
