@@ -212,7 +212,9 @@ and etcd that the faults kill.
 - **duplicates**: every second the driver lists the pods (one consistent
   snapshot) and counts addresses shown by two live pods (not Succeeded or
   Failed, not deleted past their grace period); a list that fails (API
-  server or etcd down) is a paused sample.
+  server or etcd down) is a paused sample. Besides, every address a
+  kubelet-stream ADD returns is checked at once against those the live
+  kubelet-stream pods hold.
 - After the churn: every process up, every node Ready; then, within 5
   minutes, every workload must be at its replicas with Running pods and
   ` + "`internal/audit`" + ` must find nothing: no duplicate, no claim without a
