@@ -312,6 +312,9 @@ func toAPIError(err error) *agentapi.Error {
 		return &agentapi.Error{Code: agentapi.CodeAllocationFailed, Msg: allocErr.Msg}
 	case errors.As(err, &annoErr):
 		return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: annoErr.Error()}
+	case errors.Is(err, ipam.ErrNoRule):
+		// Configuration, not a transient failure: nothing names a pool.
+		return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: err.Error()}
 	case errors.Is(err, ipam.ErrNotFound):
 		return &agentapi.Error{Code: agentapi.CodeNotFound, Msg: err.Error()}
 	}

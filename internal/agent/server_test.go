@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -267,5 +268,24 @@ func TestRequestsFromANewerPluginWorkAndTrailingDataIsRefused(t *testing.T) {
 	}
 	if alloc.calls != 1 {
 		t.Fatalf("%d calls reached the allocator, want 1 (the valid request)", alloc.calls)
+	}
+}
+
+// The runtime's answer says what is wrong: a pod for which nothing names a
+// pool has a configuration error (code 7), not a transient one to retry
+// (code 11).
+func TestToAPIErrorCodes(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("select pools: %w", ipam.ErrNoRule), agentapi.CodeInvalidConfig},
+		{&ipam.AllocationError{Msg: "all IPs have been exhausted"}, agentapi.CodeAllocationFailed},
+		{fmt.Errorf("pod x: %w", ipam.ErrNotFound), agentapi.CodeNotFound},
+		{errors.New("etcdserver: request timed out"), agentapi.CodeTryAgainLater},
+	} {
+		if got := toAPIError(tt.err).Code; got != tt.want {
+			t.Errorf("code of %v = %d, want %d", tt.err, got, tt.want)
+		}
 	}
 }
