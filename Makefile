@@ -30,7 +30,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_REPO        ?= ghcr.io/ipkeeper
 IMAGE_PLATFORMS   ?= linux/amd64 linux/arm64
 # The binaries in images, cross-compiled into $(LINUX_BIN)/<os>-<arch>/.
-IMAGE_BINARIES := ipkeeper-agent ipkeeper-controller ipkeeper-cni-installer spiderpool
+IMAGE_BINARIES := ipkeeper-agent ipkeeper-controller ipkeeper-cni-installer spiderpool coordinator
 # The local cluster's stand-ins for the sandbox and the seeds' nginx image
 # (test/images), imported into real nodes, never shipped.
 STANDIN_BINARIES := pause webserver
@@ -61,9 +61,9 @@ down: ## Stop the local cluster and remove everything it made.
 ##@ Development
 
 .PHONY: build
-build: ## Build every binary into bin/ (the CNI plugin and its installer statically linked).
+build: ## Build every binary into bin/ (the CNI plugins and their installer statically linked).
 	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/ ./cmd/...
-	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool ./cmd/ipkeeper-cni-installer
+	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/spiderpool ./cmd/coordinator ./cmd/ipkeeper-cni-installer
 
 .PHONY: build-linux
 build-linux: ## Cross-compile the image binaries (and the local cluster's pause and nginx stand-ins), static, into bin/<os>-<arch>/ (IMAGE_PLATFORMS).

@@ -1,6 +1,6 @@
 // Package v2beta1 holds the Spiderpool API that ipkeeper implements
 // (spiderpool.spidernet.io/v2beta1): SpiderIPPool, SpiderSubnet,
-// SpiderReservedIP, SpiderEndpoint and SpiderMultusConfig.
+// SpiderReservedIP, SpiderEndpoint, SpiderMultusConfig and SpiderCoordinator.
 //
 // The files here hold only types and kubebuilder markers; deepcopy code and
 // CRD manifests are generated from them by `make generate`. This package may
@@ -34,6 +34,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&SpiderReservedIP{}, &SpiderReservedIPList{},
 		&SpiderEndpoint{}, &SpiderEndpointList{},
 		&SpiderMultusConfig{}, &SpiderMultusConfigList{},
+		&SpiderCoordinator{}, &SpiderCoordinatorList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

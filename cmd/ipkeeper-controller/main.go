@@ -31,6 +31,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/controller/autopool"
+	"github.com/ipkeeper/ipkeeper/internal/controller/coordinator"
 	"github.com/ipkeeper/ipkeeper/internal/controller/defaultpool"
 	"github.com/ipkeeper/ipkeeper/internal/controller/gc"
 	"github.com/ipkeeper/ipkeeper/internal/controller/multusconfig"
@@ -175,6 +176,7 @@ func setup(ctx context.Context, mgr ctrl.Manager, conf config.Config, importSpid
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&status.Pools{Client: mgr.GetClient(), Batch: 500 * time.Millisecond},
 		&multusconfig.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ipkeeper-multusconfig")},
+		&coordinator.Reconciler{Client: mgr.GetClient()},
 	}
 	if conf.EnableSpiderSubnet {
 		reconcilers = append(reconcilers, &status.Subnets{Client: mgr.GetClient()})

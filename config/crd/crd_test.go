@@ -77,6 +77,18 @@ var wants = []kindWant{
 		scope: apiextensionsv1.NamespaceScoped, short: []string{"smc"},
 	},
 	{
+		// The cluster's one coordinator configuration; the controller
+		// writes its status.
+		file: "spiderpool.spidernet.io_spidercoordinators.yaml", kind: "SpiderCoordinator",
+		scope: apiextensionsv1.ClusterScoped, short: []string{"scc"}, hasStatus: true,
+		columns: []column{
+			{"MODE", ".spec.mode", false},
+			{"PHASE", ".status.phase", false},
+			{"SERVICECIDR", ".status.serviceCIDR", false},
+			{"AGE", ".metadata.creationTimestamp", false},
+		},
+	},
+	{
 		// ipkeeper's own state: one claim per allocated address.
 		file: "ipkeeper.io_ipclaims.yaml", kind: "IPClaim",
 		scope: apiextensionsv1.ClusterScoped, short: []string{"ipc"},

@@ -52,7 +52,11 @@ type Server struct {
 	Alloc   Allocator
 	Events  Events
 	Metrics *Metrics
-	Log     logr.Logger
+	// Coordinator answers the coordinator plugin; nil serves no such endpoint.
+	Coordinator interface {
+		Coordinator(ctx context.Context, pod agentapi.PodRef) (*agentapi.CoordinatorResponse, error)
+	}
+	Log logr.Logger
 	// Ready reports whether the caches are synced; requests wait for it.
 	Ready func() bool
 	// Now is the clock CNI GC measures claim ages with; nil means time.Now.
@@ -152,6 +156,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+agentapi.PathDel, s.handleDel)
 	mux.HandleFunc("POST "+agentapi.PathCheck, s.handleCheck)
 	mux.HandleFunc("POST "+agentapi.PathGC, s.handleGC)
+	if s.Coordinator != nil {
+		mux.HandleFunc("POST "+agentapi.PathCoordinator, s.handleCoordinator)
+	}
 	mux.HandleFunc("GET "+agentapi.PathReadyz, s.handleReady)
 	mux.HandleFunc("GET "+agentapi.PathHealthz, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux

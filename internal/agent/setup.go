@@ -106,8 +106,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}
 	srv := &Server{
 		Socket: o.Socket, Alloc: alloc, Metrics: m, Ready: synced.Load,
-		Events: PodEvents{Recorder: mgr.GetEventRecorder("ipkeeper-agent")},
-		Log:    ctrl.Log.WithName("agent").WithValues("node", o.Node),
+		Coordinator: Coordinators{Reader: mgr.GetCache()},
+		Events:      PodEvents{Recorder: mgr.GetEventRecorder("ipkeeper-agent")},
+		Log:         ctrl.Log.WithName("agent").WithValues("node", o.Node),
 	}
 	if err := mgr.Add(srv); err != nil {
 		return err

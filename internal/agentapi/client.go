@@ -99,6 +99,10 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	if err != nil {
 		return c.unreachable(err)
 	}
+	if resp.StatusCode == http.StatusNotFound && !json.Valid(data) {
+		// The mux of an agent without the endpoint: plain text, no JSON.
+		return fmt.Errorf("%s: %w", path, ErrNotServed)
+	}
 	if resp.StatusCode/100 != 2 {
 		return decodeError(resp.StatusCode, data)
 	}

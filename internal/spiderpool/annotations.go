@@ -21,6 +21,9 @@ const (
 	AnnoRoutes            = "ipam.spidernet.io/routes"
 	AnnoNSDefaultIPv4Pool = "ipam.spidernet.io/default-ipv4-ippool"
 	AnnoNSDefaultIPv6Pool = "ipam.spidernet.io/default-ipv6-ippool"
+	// AnnoDefaultRouteNIC names the pod interface that keeps the default
+	// route (the coordinator plugin reads it).
+	AnnoDefaultRouteNIC = "ipam.spidernet.io/default-route-nic"
 
 	// AnnoOrdinalIPs and AnnoRetainOnScaleDown are ipkeeper extensions (API.md §6).
 	AnnoOrdinalIPs        = "ipkeeper.io/ordinal-ips"

@@ -20,8 +20,10 @@ func TestSchemaRefuses(t *testing.T) {
 		{"ipam.enableGatewayDetection=true", []string{"/ipam/enableGatewayDetection", "ipkeeper does not implement gateway detection"}},
 		{"multus.multusCNI.install=true", []string{"/multus/multusCNI/install", "ipkeeper does not implement installing Multus"}},
 		{"multus.multusCNI.defaultCniCRName=1", []string{"/multus/multusCNI/defaultCniCRName"}},
-		{"coordinator.enabled=true", []string{"/coordinator/enabled", "the coordinator plugin (not yet)"}},
-		{"coordinator.mode=underlay", []string{"/coordinator/mode", "the coordinator plugin (not yet)"}},
+		{"coordinator.mode=overlay", []string{"/coordinator/mode", "underlay"}},
+		{"coordinator.podMACPrefix=0a1b", []string{"/coordinator/podMACPrefix"}},
+		{"coordinator.hostRuleTable=254", []string{"/coordinator/hostRuleTable"}},
+		{"coordinator.txQueueLen=1", []string{"/coordinator", "ipkeeper does not implement this coordinator value"}},
 		{"sriov.install=true", []string{"/sriov", "ipkeeper does not implement"}},
 		{"rdma.rdmaSharedDevicePlugin.install=true", []string{"/rdma", "ipkeeper does not implement"}},
 		{"spiderpoolInit.image.tag=v1", []string{"/spiderpoolInit", "ipkeeper does not implement the init Job"}},
@@ -54,7 +56,7 @@ func TestSchemaRefuses(t *testing.T) {
 
 // TestSchemaAccepts checks the Spiderpool values that spell out an absence.
 func TestSchemaAccepts(t *testing.T) {
-	for _, set := range []string{"multus.multusCNI.install=false", "coordinator.enabled=false", "ipam.enableKubevirtStaticIP=false"} {
+	for _, set := range []string{"multus.multusCNI.install=false", "coordinator.enabled=false", "coordinator.mode=underlay", "ipam.enableKubevirtStaticIP=false"} {
 		if _, stderr, err := runHelm(t, "template", release, chartDir(t), "--set", set); err != nil {
 			t.Errorf("--set %s refused: %v\n%s", set, err, stderr)
 		}

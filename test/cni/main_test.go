@@ -31,8 +31,8 @@ const (
 )
 
 var (
-	// pluginDir holds the spiderpool plugin and the ipkeeper-agent built
-	// for this run.
+	// pluginDir holds the spiderpool and coordinator plugins and the
+	// ipkeeper-agent built for this run.
 	pluginDir string
 	// skipReason is why every test skips; empty when they can run.
 	skipReason string

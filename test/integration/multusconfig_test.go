@@ -34,7 +34,7 @@ import (
 const (
 	seedSMCName = "macvlan-ens192"
 	// seedNADConfig is what the seed's SpiderMultusConfig renders to.
-	seedNADConfig = `{"cniVersion":"0.3.1","name":"macvlan-ens192","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge","ipam":{"type":"spiderpool"}}]}`
+	seedNADConfig = `{"cniVersion":"0.3.1","name":"macvlan-ens192","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge","ipam":{"type":"spiderpool"}},{"type":"coordinator"}]}`
 )
 
 // startMultusConfig runs the multusconfig reconciler in-process, watching ns
@@ -191,7 +191,7 @@ func TestIntegrationMultusConfigKeepsNAD(t *testing.T) {
 		t.Fatalf("update SpiderMultusConfig: %v", err)
 	}
 	waitNAD(t, c, smc, `{"cniVersion":"0.3.1","name":"macvlan-ens192","plugins":[{"type":"macvlan","master":"ens192.100","mode":"bridge",`+
-		`"ipam":{"type":"spiderpool","default_ipv4_ippool":["test-ippool"]}}]}`)
+		`"ipam":{"type":"spiderpool","default_ipv4_ippool":["test-ippool"]}},{"type":"coordinator"}]}`)
 
 	// Deleted SpiderMultusConfig: the garbage collector removes the NAD.
 	if err := c.Delete(t.Context(), smc); err != nil {

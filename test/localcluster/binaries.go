@@ -79,15 +79,16 @@ func GoBuild(root, out string, pkgs ...string) error {
 	return goBuild(root, nil, out, pkgs...)
 }
 
-// BuildPlugin builds the spiderpool CNI plugin into dir/spiderpool as it
-// ships: statically linked (CGO_ENABLED=0), since it is copied onto hosts
+// BuildPlugin builds the spiderpool and coordinator CNI plugins into dir as
+// they ship: statically linked (CGO_ENABLED=0), since it is copied onto hosts
 // whose C library is not known, and it then starts without the dynamic
 // loader, which matters for a process started for every pod.
 func BuildPlugin(root, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return goBuild(root, []string{"CGO_ENABLED=0"}, filepath.Join(dir, "spiderpool"), "./cmd/spiderpool")
+	// The coordinator too: a network rendered with enableCoordinator chains it.
+	return goBuild(root, []string{"CGO_ENABLED=0"}, dir+"/", "./cmd/spiderpool", "./cmd/coordinator")
 }
 
 func goBuild(root string, env []string, out string, pkgs ...string) error {
@@ -103,7 +104,8 @@ func goBuild(root string, env []string, out string, pkgs ...string) error {
 }
 
 // BuildIpkeeper builds the agent and the controller into dir and the
-// spiderpool plugin alone into dir/cni (it is searched before /usr/lib/cni).
+// spiderpool and coordinator plugins alone into dir/cni (searched before
+// /usr/lib/cni).
 func BuildIpkeeper(root, dir string) (Ipkeeper, error) {
 	ik := Ipkeeper{
 		Agent: filepath.Join(dir, "ipkeeper-agent"), Controller: filepath.Join(dir, "ipkeeper-controller"),

@@ -98,6 +98,13 @@ func configureUnderlay(n Node, real bool) error {
 	if !real {
 		return nil
 	}
+	// A node forwards for its pods, as every Kubernetes node does: the
+	// coordinator's pods reach Services through their node, whose
+	// kube-proxy sends the connection on to an endpoint. This thread is in
+	// the node's netns, so the setting is the node's, never the host's.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("turn on forwarding in %s: %w", n.Name, err)
+	}
 	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: prefixNet(netip.MustParsePrefix(serviceCIDR)),
 		Gw: HostAddress.Addr().AsSlice()}
 	if err := netlink.RouteAdd(route); err != nil {

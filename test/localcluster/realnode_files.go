@@ -184,6 +184,10 @@ evictionHard:
 
 // kubeProxyConfig runs kube-proxy in iptables mode in the node's network
 // namespace; conntrack settings are left alone (they are machine-wide).
+// clusterCIDR is an overlay range no pod here uses, as kubeadm sets it: a
+// connection to a Service from outside it (an underlay pod through its
+// coordinator veth, a hostNetwork pod) is masqueraded to the node's
+// address, so the endpoint's reply comes back through the node.
 func kubeProxyConfig(n Node) string {
 	return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -191,6 +195,7 @@ clientConnection:
   kubeconfig: ` + nodePath("kube-proxy.kubeconfig") + `
 hostnameOverride: ` + n.Name + `
 mode: iptables
+clusterCIDR: ` + kubeProxyClusterCIDR + `
 bindAddress: ` + n.Address.Addr().String() + `
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
@@ -201,6 +206,9 @@ conntrack:
   tcpCloseWaitTimeout: 0s
 `
 }
+
+// kubeProxyClusterCIDR is kube-proxy's clusterCIDR (see kubeProxyConfig).
+const kubeProxyClusterCIDR = "10.244.0.0/16"
 
 // multusUser is the identity of every node's Multus (see multusRBAC).
 const multusUser = "ipkeeper:multus"

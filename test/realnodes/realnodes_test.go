@@ -77,14 +77,16 @@ func TestRealNodes(t *testing.T) {
 	t.Run("seed 004 subnet auto pool", func(t *testing.T) { seedwalk.SubnetAutoPool(t, env) })
 	t.Run("malformed annotation", func(t *testing.T) { seedwalk.MalformedAnnotation(t, env) })
 	t.Run("agent deleted during pod starts", func(t *testing.T) { checkAgentDeletedDuringPodStarts(t, env) })
+	t.Run("coordinator service and node", func(t *testing.T) { checkCoordinator(t, env) })
+	t.Run("coordinator multi-nic", func(t *testing.T) { checkCoordinatorMultiNIC(t, env) })
 	t.Run("kubectl ipkeeper check", func(t *testing.T) { checkNothingLeakedOrDoubled(t, env) })
 	// Last: it removes ipkeeper.
 	t.Run("helm uninstall", func(t *testing.T) { checkHelmUninstall(t, env) })
 }
 
 // checkChart: the agent DaemonSet and the controller Deployment are
-// available, and the agent's init container put spiderpool into every node's
-// CNI bin dir.
+// available, and the agent's init container put spiderpool and coordinator
+// into every node's CNI bin dir.
 func checkChart(t *testing.T, env *framework.Env) {
 	ctx := t.Context()
 	// helm --wait accepts a DaemonSet with maxUnavailable (1) pods not ready.
@@ -100,8 +102,10 @@ func checkChart(t *testing.T, env *framework.Env) {
 		t.Errorf("controller Deployment: %d available replicas", deploy.Status.AvailableReplicas)
 	}
 	for _, n := range env.Cluster.Nodes() {
-		if st, err := os.Stat(filepath.Join(n.CNIBinDir(), "spiderpool")); err != nil || st.Mode()&0o111 == 0 {
-			t.Errorf("%s: no executable spiderpool in /opt/cni/bin: %v", n.Name, err)
+		for _, plugin := range []string{"spiderpool", "coordinator"} {
+			if st, err := os.Stat(filepath.Join(n.CNIBinDir(), plugin)); err != nil || st.Mode()&0o111 == 0 {
+				t.Errorf("%s: no executable %s in /opt/cni/bin: %v", n.Name, plugin, err)
+			}
 		}
 	}
 }

@@ -55,6 +55,7 @@ var images = []Spec{
 			{Path: "/ipkeeper-agent", Binary: "ipkeeper-agent"},
 			{Path: "/ipkeeper-cni-installer", Binary: "ipkeeper-cni-installer"},
 			{Path: "/opt/ipkeeper/cni/spiderpool", Binary: "spiderpool"},
+			{Path: "/opt/ipkeeper/cni/coordinator", Binary: "coordinator"},
 		},
 		Entrypoint: []string{"/ipkeeper-agent"},
 	},

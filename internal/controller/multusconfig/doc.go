@@ -7,8 +7,11 @@
 // What we render differs from Spiderpool's controller in a few deliberate
 // ways, all because we do not ship the extra plugins Spiderpool chains in:
 //
-//   - enableCoordinator is accepted but no coordinator plugin is chained: a
-//     chain naming a plugin the node does not have fails every pod start.
+//   - enableCoordinator (true unless set false) chains our coordinator plugin
+//     right after the main plugin of every built-in cniType, with the
+//     coordinator block's settings; a custom network is the user's whole
+//     chain and gets none. detectGateway and detectIPConflict are not
+//     rendered into it.
 //   - vlanID on macvlan and ipvlan makes the master "<master>.<vlanID>"; that
 //     VLAN interface must already exist on every node (Spiderpool creates it
 //     with its ifacer plugin, which we do not ship). The same holds for a bond:

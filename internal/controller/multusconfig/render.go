@@ -80,7 +80,15 @@ func Render(smc *v2beta1.SpiderMultusConfig) (Network, error) {
 	if err != nil {
 		return Network{}, fmt.Errorf("encode main plugin: %w", err)
 	}
-	list := confList{CNIVersion: CNIVersion, Name: smc.Name, Plugins: append([]json.RawMessage{first}, chain...)}
+	plugins := []json.RawMessage{first}
+	if coordinatorEnabled(&smc.Spec) {
+		coord, err := renderCoordinator(&smc.Spec)
+		if err != nil {
+			return Network{}, err
+		}
+		plugins = append(plugins, coord)
+	}
+	list := confList{CNIVersion: CNIVersion, Name: smc.Name, Plugins: append(plugins, chain...)}
 	config, err := json.Marshal(list)
 	if err != nil {
 		return Network{}, fmt.Errorf("encode configuration list: %w", err)

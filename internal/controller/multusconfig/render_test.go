@@ -27,6 +27,7 @@ func seedSpec() v2beta1.SpiderMultusConfigSpec {
 
 func TestRender(t *testing.T) {
 	const spiderIPAM = `"ipam":{"type":"spiderpool"}`
+	const coord = `{"type":"coordinator"}`
 	tests := []struct {
 		name        string
 		spec        func() v2beta1.SpiderMultusConfigSpec
@@ -35,7 +36,7 @@ func TestRender(t *testing.T) {
 	}{{
 		name: "seed macvlan",
 		spec: seedSpec,
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `}]}`,
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `},` + coord + `]}`,
 	}, {
 		name: "macvlan vlan mtu and pools",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
@@ -45,7 +46,7 @@ func TestRender(t *testing.T) {
 			return s
 		},
 		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192.100","mode":"bridge","mtu":9000,` +
-			`"ipam":{"type":"spiderpool","default_ipv4_ippool":["v4-a","v4-b"],"default_ipv6_ippool":["v6"]}}]}`,
+			`"ipam":{"type":"spiderpool","default_ipv4_ippool":["v4-a","v4-b"],"default_ipv6_ippool":["v6"]}},` + coord + `]}`,
 	}, {
 		name: "vlanID 0 and mtu 0 are left out",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
@@ -53,7 +54,7 @@ func TestRender(t *testing.T) {
 			s.Macvlan.VlanID, s.Macvlan.MTU = ptr.To[int32](0), ptr.To[int32](0)
 			return s
 		},
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `}]}`,
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `},` + coord + `]}`,
 	}, {
 		name: "bond replaces the masters",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
@@ -63,7 +64,7 @@ func TestRender(t *testing.T) {
 			s.Macvlan.VlanID = ptr.To[int32](7)
 			return s
 		},
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"bond0.7","mode":"bridge",` + spiderIPAM + `}]}`,
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"bond0.7","mode":"bridge",` + spiderIPAM + `},` + coord + `]}`,
 	}, {
 		name: "ipvlan",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
@@ -72,14 +73,14 @@ func TestRender(t *testing.T) {
 					IPPools: &v2beta1.PoolNames{IPv4: []string{"p4"}}}}
 		},
 		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"ipvlan","master":"ens192","mtu":1400,` +
-			`"ipam":{"type":"spiderpool","default_ipv4_ippool":["p4"]}}]}`,
+			`"ipam":{"type":"spiderpool","default_ipv4_ippool":["p4"]}},` + coord + `]}`,
 	}, {
 		name: "sriov",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
 			return v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeSRIOV,
 				SRIOV: &v2beta1.SRIOVConfig{ResourceName: "intel.com/sriov_netdevice", VlanID: ptr.To[int32](5)}}
 		},
-		want:        `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"sriov","vlan":5,` + spiderIPAM + `}]}`,
+		want:        `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"sriov","vlan":5,` + spiderIPAM + `},` + coord + `]}`,
 		annotations: map[string]string{ResourceNameAnnotation: "intel.com/sriov_netdevice"},
 	}, {
 		name: "ovs",
@@ -89,19 +90,19 @@ func TestRender(t *testing.T) {
 					IPPools: &v2beta1.PoolNames{IPv6: []string{"p6"}}}}
 		},
 		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"ovs","bridge":"br1","vlan":10,"deviceID":"0000:81:00.1",` +
-			`"ipam":{"type":"spiderpool","default_ipv6_ippool":["p6"]}}]}`,
+			`"ipam":{"type":"spiderpool","default_ipv6_ippool":["p6"]}},` + coord + `]}`,
 	}, {
 		name: "ib-sriov",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
 			return v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeIBSRIOV}
 		},
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"ib-sriov",` + spiderIPAM + `}]}`,
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"ib-sriov",` + spiderIPAM + `},` + coord + `]}`,
 	}, {
 		name: "ipoib without ipam",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
 			return v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeIPoIB, DisableIPAM: ptr.To(true)}
 		},
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"ipoib"}]}`,
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"ipoib"},` + coord + `]}`,
 	}, {
 		name: "disableIPAM drops the pools too",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
@@ -110,7 +111,7 @@ func TestRender(t *testing.T) {
 			s.DisableIPAM = ptr.To(true)
 			return s
 		},
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge"}]}`,
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge"},` + coord + `]}`,
 	}, {
 		name: "chain plugins appended in order, compacted",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
@@ -118,13 +119,24 @@ func TestRender(t *testing.T) {
 			s.ChainCNIJSONData = []string{`{ "type": "tuning", "sysctl": {"net.core.somaxconn": "500"} }`, `{"type":"bandwidth","ingressRate":1000}`}
 			return s
 		},
-		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `},` +
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `},` + coord + `,` +
 			`{"type":"tuning","sysctl":{"net.core.somaxconn":"500"}},{"type":"bandwidth","ingressRate":1000}]}`,
 	}, {
-		name: "coordinator is accepted and not chained",
+		name: "coordinator block rendered into the coordinator plugin",
 		spec: func() v2beta1.SpiderMultusConfigSpec {
 			s := seedSpec()
-			s.Coordinator = &v2beta1.CoordinatorConfig{Mode: ptr.To("underlay"), DetectGateway: ptr.To(true)}
+			s.Coordinator = &v2beta1.CoordinatorConfig{Mode: ptr.To("underlay"), DetectGateway: ptr.To(true),
+				TunePodRoutes: ptr.To(false), PodDefaultRouteNIC: ptr.To("net1"), PodMACPrefix: ptr.To("0a:1b"),
+				HijackCustomSubnet: []string{"169.254.25.10/32"}}
+			return s
+		},
+		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `},` +
+			`{"type":"coordinator","mode":"underlay","tunePodRoutes":false,"podDefaultRouteNIC":"net1","podMACPrefix":"0a:1b","hijackCIDR":["169.254.25.10/32"]}]}`,
+	}, {
+		name: "enableCoordinator false chains none",
+		spec: func() v2beta1.SpiderMultusConfigSpec {
+			s := seedSpec()
+			s.EnableCoordinator = ptr.To(false)
 			return s
 		},
 		want: `{"cniVersion":"0.3.1","name":"net","plugins":[{"type":"macvlan","master":"ens192","mode":"bridge",` + spiderIPAM + `}]}`,

@@ -45,6 +45,7 @@ func Validate(smc *v2beta1.SpiderMultusConfig) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(p.Child("cniType"), t, knownTypes))
 	}
+	errs = append(errs, validateCoordinator(spec.Coordinator, p.Child("coordinator"))...)
 	return append(errs, validateChain(spec.ChainCNIJSONData, p.Child("chainCNIJsonData"))...)
 }
 

@@ -15,6 +15,12 @@ func macvlan(edit func(c *v2beta1.MasterNICConfig)) v2beta1.SpiderMultusConfigSp
 	return v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeMacvlan, Macvlan: c}
 }
 
+func withCoordinator(c v2beta1.CoordinatorConfig) v2beta1.SpiderMultusConfigSpec {
+	s := seedSpec()
+	s.Coordinator = &c
+	return s
+}
+
 func custom(text string) v2beta1.SpiderMultusConfigSpec {
 	return v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeCustom, CustomCNI: &text}
 }
@@ -37,6 +43,12 @@ func TestValidate(t *testing.T) {
 		contains []string
 	}{
 		{name: "seed", spec: seedSpec()},
+		{name: "coordinator podMACPrefix", spec: withCoordinator(v2beta1.CoordinatorConfig{PodMACPrefix: ptr.To("0a1b")}),
+			field: "spec.coordinator.podMACPrefix", contains: []string{`"0a1b"`, "0a:1b"}},
+		{name: "coordinator hijack CIDR", spec: withCoordinator(v2beta1.CoordinatorConfig{HijackCustomSubnet: []string{"10.0.0.0/33"}}),
+			field: "spec.coordinator.hijackCustomSubnet[0]", contains: []string{`"10.0.0.0/33"`, "CIDR"}},
+		{name: "coordinator overlay", spec: withCoordinator(v2beta1.CoordinatorConfig{Mode: ptr.To("overlay")}),
+			field: "spec.coordinator.mode", contains: []string{`"overlay"`, "underlay"}},
 		{name: "macvlan without block", spec: v2beta1.SpiderMultusConfigSpec{CNIType: v2beta1.CNITypeMacvlan},
 			field: "spec.macvlan.master", contains: []string{"Required value", "master: [ens192]"}},
 		{name: "macvlan with empty master", spec: macvlan(func(c *v2beta1.MasterNICConfig) { c.Master = nil }),
