@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
@@ -44,7 +45,16 @@ func (r *recordingAllocator) Add(context.Context, *ipam.AddRequest) (*ipam.Alloc
 	}
 	return &ipam.Allocation{IPs: []ipam.Address{{Address: netip.MustParsePrefix("10.6.168.101/16"), Pool: "p"}}}, nil
 }
-func (r *recordingAllocator) Del(context.Context, *ipam.DelRequest) error     { return r.hit() }
+func (r *recordingAllocator) Del(context.Context, *ipam.DelRequest) error { return r.hit() }
+func (r *recordingAllocator) Quarantine(_ context.Context, in *ipam.QuarantineRequest, _ time.Time) (*v1alpha1.IPClaim, error) {
+	if err := r.hit(); err != nil {
+		return nil, err
+	}
+	return &v1alpha1.IPClaim{Spec: v1alpha1.IPClaimSpec{Address: in.Address.String(), Pool: "p"}}, nil
+}
+func (r *recordingAllocator) Abandon(context.Context, *ipam.DelRequest) ([]string, error) {
+	return []string{"10.6.168.101"}, r.hit()
+}
 func (r *recordingAllocator) Check(context.Context, *ipam.CheckRequest) error { return r.hit() }
 func (r *recordingAllocator) GC(context.Context, *ipam.GCRequest, time.Time) ([]string, error) {
 	return nil, r.hit()
