@@ -158,7 +158,32 @@ func (l *Link) up() error {
 		return fmt.Errorf("bring up: %w", err)
 	}
 	l.wasDown = true
-	return nil
+	return l.awaitRunning()
+}
+
+// runningWait bounds the wait for a link just brought up to carry frames.
+const runningWait = 2 * time.Second
+
+// awaitRunning waits until the kernel reports the link running: until then
+// (carrier and queue come up asynchronously) every send fails with ENETDOWN.
+func (l *Link) awaitRunning() error {
+	deadline := time.Now().Add(runningWait)
+	for {
+		ifr, err := unix.NewIfreq(l.name)
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(l.ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("flags: %w", err)
+		}
+		if ifr.Uint16()&unix.IFF_RUNNING != 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("link not running %s after it was brought up (no carrier: is its lower device up?)", runningWait)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // Close puts the interface down again if Open brought it up, and closes the
@@ -214,14 +239,24 @@ func (l *Link) exchange(ctx context.Context, fd int, frame []byte, interval, wai
 	}
 	buf := make([]byte, 1600)
 	next := time.Now()
+	var sent int
+	var sendErr error
 	for {
 		now := time.Now()
 		if !now.Before(deadline) {
+			if sent == 0 {
+				// Silence is an answer only to a question that was asked.
+				return nil, false, fmt.Errorf("no frame could be sent within %s: %w", wait, sendErr)
+			}
 			return nil, false, nil
 		}
 		if !now.Before(next) {
-			if err := l.send(fd, frame); err != nil {
-				return nil, false, err
+			// A link that just came up may refuse a frame for a moment
+			// (ENETDOWN); the next interval tries again.
+			if sendErr = l.send(fd, frame); sendErr == nil {
+				sent++
+			} else if !errors.Is(sendErr, unix.ENETDOWN) && !errors.Is(sendErr, unix.ENOBUFS) {
+				return nil, false, sendErr
 			}
 			next = now.Add(interval)
 		}
