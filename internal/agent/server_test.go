@@ -71,12 +71,15 @@ func (e *recordedEvents) Warn(_ agentapi.PodRef, reason, message string) {
 	e.msgs = append(e.msgs, reason+": "+message)
 }
 
-func serve(t *testing.T, alloc Allocator, ready bool) (*agentapi.Client, string, *recordedEvents) {
+func serve(t *testing.T, alloc Allocator, ready bool, opts ...func(*Server)) (*agentapi.Client, string, *recordedEvents) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	ev := &recordedEvents{}
 	s := &Server{Socket: sock, Alloc: alloc, Events: ev, Metrics: NewMetrics(prometheus.NewRegistry()),
 		Log: logr.Discard(), Ready: func() bool { return ready }}
+	for _, o := range opts {
+		o(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Start(ctx) }()

@@ -183,7 +183,7 @@ func (o *options) holdingText(h *Holding) error {
 	}
 	if c := h.Claim; c != nil && c.Quarantine != nil {
 		q := c.Quarantine
-		fmt.Fprintf(w, "  pool:        %s\n  reason:      %s\n  answered by: %s\n  detected by: %s on %s\n", c.Pool, q.Reason, q.HardwareAddress, q.DetectedBy, c.Node)
+		fmt.Fprintf(w, "  reason:      %s\n  answered by: %s\n  detected by: %s on %s\n", q.Reason, q.HardwareAddress, q.DetectedBy, c.Node)
 		fmt.Fprintf(w, "  since:       %s (%s ago)\n  claim:       IPClaim %s\n", q.Since.UTC().Format(time.RFC3339), time.Since(q.Since.Time).Round(time.Second), c.Name)
 		fmt.Fprintf(w, "  clear it:    kubectl ipkeeper unquarantine %s\n", h.Address)
 		return nil
