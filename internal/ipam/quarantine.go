@@ -97,3 +97,19 @@ func (a *Allocator) Abandon(ctx context.Context, in *DelRequest) ([]string, erro
 	}
 	return released, errors.Join(errs...)
 }
+
+// quarantinedNote says how many of a full pool's addresses in use are
+// quarantined, when any are: the operator's lead to kubectl ipkeeper pools.
+// It walks every claim, so only a failing ADD pays for it.
+func (a *Allocator) quarantinedNote(pool string) string {
+	n := 0
+	for _, c := range a.index.Claims() {
+		if c.Quarantined() && c.Spec.Pool == pool {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", of them %d quarantined", n)
+}

@@ -77,6 +77,7 @@ func TestRealNodes(t *testing.T) {
 	t.Run("seed 004 subnet auto pool", func(t *testing.T) { seedwalk.SubnetAutoPool(t, env) })
 	t.Run("malformed annotation", func(t *testing.T) { seedwalk.MalformedAnnotation(t, env) })
 	t.Run("agent deleted during pod starts", func(t *testing.T) { checkAgentDeletedDuringPodStarts(t, env) })
+	t.Run("ip conflict and gateway detection", func(t *testing.T) { checkDetection(t, env) })
 	t.Run("kubectl ipkeeper check", func(t *testing.T) { checkNothingLeakedOrDoubled(t, env) })
 	// Last: it removes ipkeeper.
 	t.Run("helm uninstall", func(t *testing.T) { checkHelmUninstall(t, env) })
