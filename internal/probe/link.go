@@ -135,6 +135,13 @@ func packetSocket(index int, etherType uint16) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("bind packet socket: %w", err)
 	}
+	// Straight to the driver: a link just brought up has no running queue
+	// until the kernel's link watcher gets to it (tens to hundreds of
+	// milliseconds), but its carrier is there and frames go out at once.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bypass the queue: %w", err)
+	}
 	return fd, nil
 }
 
@@ -158,32 +165,7 @@ func (l *Link) up() error {
 		return fmt.Errorf("bring up: %w", err)
 	}
 	l.wasDown = true
-	return l.awaitRunning()
-}
-
-// runningWait bounds the wait for a link just brought up to carry frames.
-const runningWait = 2 * time.Second
-
-// awaitRunning waits until the kernel reports the link running: until then
-// (carrier and queue come up asynchronously) every send fails with ENETDOWN.
-func (l *Link) awaitRunning() error {
-	deadline := time.Now().Add(runningWait)
-	for {
-		ifr, err := unix.NewIfreq(l.name)
-		if err != nil {
-			return err
-		}
-		if err := unix.IoctlIfreq(l.ctl, unix.SIOCGIFFLAGS, ifr); err != nil {
-			return fmt.Errorf("flags: %w", err)
-		}
-		if ifr.Uint16()&unix.IFF_RUNNING != 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("link not running %s after it was brought up (no carrier: is its lower device up?)", runningWait)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return nil
 }
 
 // Close puts the interface down again if Open brought it up, and closes the
@@ -230,6 +212,9 @@ func (l *Link) send(fd int, frame []byte) error {
 	return nil
 }
 
+// retrySend is how soon a frame the link refused is sent again.
+const retrySend = 5 * time.Millisecond
+
 // exchange sends frame every interval until match accepts a received frame
 // or wait has passed; it returns the matching frame's answer.
 func (l *Link) exchange(ctx context.Context, fd int, frame []byte, interval, wait time.Duration, match func([]byte) (net.HardwareAddr, bool)) (net.HardwareAddr, bool, error) {
@@ -252,13 +237,16 @@ func (l *Link) exchange(ctx context.Context, fd int, frame []byte, interval, wai
 		}
 		if !now.Before(next) {
 			// A link that just came up may refuse a frame for a moment
-			// (ENETDOWN); the next interval tries again.
+			// (ENETDOWN, or ENOBUFS before its carrier is on); the next
+			// interval tries again.
+			next = now.Add(interval)
 			if sendErr = l.send(fd, frame); sendErr == nil {
 				sent++
-			} else if !errors.Is(sendErr, unix.ENETDOWN) && !errors.Is(sendErr, unix.ENOBUFS) {
+			} else if errors.Is(sendErr, unix.ENETDOWN) || errors.Is(sendErr, unix.ENOBUFS) {
+				next = now.Add(min(interval, retrySend))
+			} else {
 				return nil, false, sendErr
 			}
-			next = now.Add(interval)
 		}
 		until := next
 		if deadline.Before(until) {

@@ -62,12 +62,15 @@ spec:
 // answer keeps its pod from starting, holding no claim, until a host answers
 // as the gateway. The detections are turned off again at the end.
 func checkDetection(t *testing.T, env *framework.Env) {
-	ns := env.Namespace(t)
+	// Cleanups run last first: the pods go (namespace), the detections go
+	// off, quarantines are cleared, and then the pools, which wait for
+	// their claims.
 	seedwalk.Apply(t, env, "", conflictPool)
 	seedwalk.Apply(t, env, "", gatewayPool)
 	t.Cleanup(func() { clearQuarantines(t, env) })
 	helmDetection(t, env, true)
 	t.Cleanup(func() { helmDetection(t, env, false) })
+	ns := env.Namespace(t)
 
 	foreign := foreignHost(t, env, "cf", foreignAddr+"/16")
 	first := startPod(t, env, ns, "first", "node1", poolAnnotation("conflict-v4"))
@@ -80,6 +83,7 @@ func checkDetection(t *testing.T, env *framework.Env) {
 		return err == nil && strings.TrimSpace(out) == foreign.String(), nil
 	})
 	waitEvent(t, env, ns, "second", "exhausted")
+	t.Logf("kubectl get po -o wide:\n%s", env.RunKubectl(t, "-n", ns, "get", "po", "-o", "wide"))
 	t.Logf("kubectl get ipclaims -o wide:\n%s", env.RunKubectl(t, "get", "ipclaims", "-o", "wide"))
 	t.Logf("kubectl ipkeeper pools:\n%s", ipkeeper(t, env, "pools"))
 	who := ipkeeper(t, env, "who-has", foreignAddr)
@@ -95,6 +99,7 @@ func checkDetection(t *testing.T, env *framework.Env) {
 	if second.Status.PodIP != foreignAddr {
 		t.Fatalf("second pod has %s after the quarantine was cleared, want %s", second.Status.PodIP, foreignAddr)
 	}
+	t.Logf("kubectl get po -o wide:\n%s", env.RunKubectl(t, "-n", ns, "get", "po", "-o", "wide"))
 
 	createPod(t, env, ns, "behind-gw", "node1", poolAnnotation("gateway-v4"))
 	waitEvent(t, env, ns, "behind-gw", "gateway "+silentGW+" of pool gateway-v4 did not answer")
@@ -106,6 +111,7 @@ func checkDetection(t *testing.T, env *framework.Env) {
 	if p := waitRunning(t, env, ns, "behind-gw"); !strings.HasPrefix(p.Status.PodIP, "10.6.151.") {
 		t.Fatalf("behind-gw has %s, want an address of gateway-v4", p.Status.PodIP)
 	}
+	t.Logf("kubectl get po behind-gw -o wide:\n%s", env.RunKubectl(t, "-n", ns, "get", "po", "behind-gw", "-o", "wide"))
 }
 
 func poolAnnotation(pool string) map[string]string {
