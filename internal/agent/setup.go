@@ -22,6 +22,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
@@ -79,6 +80,17 @@ func allocatorConfig(o Options) ipam.Config {
 	}
 }
 
+// detection is what the agent asks the plugin to check; nil when nothing.
+func detection(c config.Config) *agentapi.Detection {
+	if !c.EnableIPConflictDetection && !c.EnableGatewayDetection {
+		return nil
+	}
+	return &agentapi.Detection{
+		IPConflict: c.EnableIPConflictDetection, IPConflictTimeoutMs: c.IPConflictDetectionTimeoutMs,
+		Gateway: c.EnableGatewayDetection, GatewayTimeoutMs: c.GatewayDetectionTimeoutMs,
+	}
+}
+
 // Setup wires an agent into a manager made with ManagerOptions: the index
 // fed by informers, the allocator over the API server, the socket server,
 // and the health checks. Start the manager to run it.
@@ -105,7 +117,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	srv := &Server{
-		Socket: o.Socket, Alloc: alloc, Metrics: m, Ready: synced.Load,
+		Socket: o.Socket, Alloc: alloc, Metrics: m, Ready: synced.Load, Detection: detection(o.Config),
 		Coordinator: Coordinators{Reader: mgr.GetCache()},
 		Events:      PodEvents{Recorder: mgr.GetEventRecorder("ipkeeper-agent")},
 		Log:         ctrl.Log.WithName("agent").WithValues("node", o.Node),
