@@ -23,6 +23,8 @@ type config struct {
 	keepLogs                     bool   // keep the clusters' logs even when all went well
 	realNodes                    bool   // kubelet + containerd nodes, ipkeeper from its chart
 	maxPods                      int    // real nodes' kubelet maxPods; 0: the kubelet's default
+	ipamPath                     bool   // the IPAM-path run (test/ipampath) instead of the scale run
+	ipamPods, concurrency        int    // its pods and plugin calls in flight per node
 	args                         []string
 }
 
@@ -34,6 +36,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.nodes, "nodes", 10, "nodes (simulated unless -real-nodes)")
 	fs.BoolVar(&cfg.realNodes, "real-nodes", false, "real nodes (kubelet, containerd, Multus; pods run the pause image), ipkeeper installed by its chart; host-local on the same kind of nodes")
 	fs.IntVar(&cfg.maxPods, "max-pods", 0, "with -real-nodes, every kubelet's maxPods (0: the kubelet's default, 110)")
+	fs.BoolVar(&cfg.ipamPath, "ipam-path", false, "the IPAM-path run: the IPAM plugin called directly as a kubelet would for bare pods, ipkeeper against host-local on one cluster (make bench-ipam)")
+	fs.IntVar(&cfg.ipamPods, "pods", 1000, "with -ipam-path, the pods (and the pool's addresses)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 5, "with -ipam-path, plugin calls in flight per node")
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
 	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")
@@ -59,6 +64,9 @@ func parseFlags(args []string) (config, error) {
 const maxPods = 100 * 256
 
 func (c config) validate() error {
+	if c.ipamPath {
+		return c.validateIPAMPath()
+	}
 	switch {
 	case c.nodes < 1:
 		return errors.New("-nodes must be at least 1")
@@ -96,3 +104,22 @@ func (c config) kubeletMaxPods() int {
 // hostLocalPerNode is half a node's host-local /24, so that during
 // re-create the old and the new pods of a node both fit.
 const hostLocalPerNode = 254 / 2
+
+func (c config) validateIPAMPath() error {
+	switch {
+	case c.nodes < 1 || c.rounds < 1:
+		return errors.New("-nodes and -rounds must be at least 1")
+	case c.ipamPods < 1 || c.ipamPods > maxPods || c.concurrency < 1:
+		return fmt.Errorf("-pods must be 1 to %d and -concurrency at least 1", maxPods)
+	case c.realNodes:
+		return errors.New("-ipam-path runs on simulated nodes")
+	case slices.Contains(c.modes, modeHostLocal) && c.ipamPods > c.nodes*253:
+		return fmt.Errorf("%d pods do not fit %d nodes' host-local ranges (253 each)", c.ipamPods, c.nodes)
+	}
+	for _, m := range c.modes {
+		if m != modeIpkeeper && m != modeHostLocal {
+			return fmt.Errorf("unknown mode %q (supported: %s, %s)", m, modeIpkeeper, modeHostLocal)
+		}
+	}
+	return nil
+}
