@@ -25,6 +25,7 @@ type config struct {
 	maxPods                      int    // real nodes' kubelet maxPods; 0: the kubelet's default
 	ipamPath                     bool   // the IPAM-path run (test/ipampath) instead of the scale run
 	ipamPods, concurrency        int    // its pods and plugin calls in flight per node
+	profileDir                   string // with ipamPath: CPU profiles of the first ipkeeper run's phases
 	args                         []string
 }
 
@@ -39,6 +40,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&cfg.ipamPath, "ipam-path", false, "the IPAM-path run: the IPAM plugin called directly as a kubelet would for bare pods, ipkeeper against host-local on one cluster (make bench-ipam)")
 	fs.IntVar(&cfg.ipamPods, "pods", 1000, "with -ipam-path, the pods (and the pool's addresses)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 5, "with -ipam-path, plugin calls in flight per node")
+	fs.StringVar(&cfg.profileDir, "profile", "", "with -ipam-path, write Go CPU profiles (API server, node1's agent) of the first ipkeeper ADD and DEL phases into this directory")
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
 	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")

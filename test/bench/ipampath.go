@@ -113,6 +113,9 @@ func runIPAMPath(ctx context.Context, cfg config) (*pathReport, error) {
 	if err != nil {
 		return nil, errors.Join(err, cleanup(false))
 	}
+	if cfg.profileDir != "" {
+		b.cluster.APIServerArgs = append(b.cluster.APIServerArgs, "--profiling=true")
+	}
 	rep := &pathReport{
 		Machine: machine(), Nodes: cfg.nodes, Pods: cfg.ipamPods, Concurrency: cfg.concurrency, PoolSize: cfg.ipamPods,
 		LoadAverage: loadAverage(), Go: runtime.Version(), Kubernetes: k8sVersion(b.cluster.K8sBinDir), Etcd: etcdVersion(),
@@ -208,7 +211,16 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 		return run, fmt.Errorf("create pods: %w", err)
 	}
 	settle(ctx)
-	if run.Add, err = e.pathPhase(ctx, d, pods, "ADD", cfg.ipamPods); err != nil {
+	profile := func(op string) func() {
+		if cfg.profileDir == "" || mode != modeIpkeeper || round != 1 {
+			return func() {}
+		}
+		return e.profile(ctx, filepath.Join(cfg.profileDir, strings.ToLower(op)))
+	}
+	stopProfile := profile("ADD")
+	run.Add, err = e.pathPhase(ctx, d, pods, "ADD", cfg.ipamPods)
+	stopProfile()
+	if err != nil {
 		return run, err
 	}
 	addCalls := d.Calls()
@@ -218,7 +230,10 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 		return run, fmt.Errorf("terminate pods: %w", err)
 	}
 	settle(ctx)
-	if run.Del, err = e.pathPhase(ctx, d, pods, "DEL", cfg.ipamPods); err != nil {
+	stopProfile = profile("DEL")
+	run.Del, err = e.pathPhase(ctx, d, pods, "DEL", cfg.ipamPods)
+	stopProfile()
+	if err != nil {
 		return run, err
 	}
 	run.Del.fill(d.Calls(), cfg.ipamPods)
@@ -424,11 +439,13 @@ func loadAverage() string {
 	return strings.Join(f[:min(3, len(f))], " ")
 }
 
-// writePathResults writes latest.json and the dated copy under dir.
+// writePathResults writes latest.json and the dated copy under
+// dir/ipam-path; an empty dir writes nothing.
 func writePathResults(dir string, rep *pathReport) error {
 	if dir == "" {
 		return nil
 	}
+	dir = filepath.Join(dir, "ipam-path")
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode results: %w", err)

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 )
 
@@ -37,7 +36,7 @@ func main() {
 		rep, err := runIPAMPath(ctx, cfg)
 		if rep != nil {
 			printPathSummary(rep)
-			if werr := writePathResults(filepath.Join(cfg.out, "ipam-path"), rep); werr != nil {
+			if werr := writePathResults(cfg.out, rep); werr != nil {
 				fmt.Fprintln(os.Stderr, "bench:", werr)
 				os.Exit(1)
 			}
