@@ -26,6 +26,7 @@ type config struct {
 	ipamPath                     bool   // the IPAM-path run (test/ipampath) instead of the scale run
 	ipamPods, concurrency        int    // its pods and plugin calls in flight per node
 	profileDir                   string // with ipamPath: CPU profiles of the first ipkeeper run's phases
+	whole16                      bool   // with ipamPath: the pool is a whole /16 (65,534 addresses), one pod per address
 	args                         []string
 }
 
@@ -41,6 +42,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.ipamPods, "pods", 1000, "with -ipam-path, the pods (and the pool's addresses)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 5, "with -ipam-path, plugin calls in flight per node")
 	fs.StringVar(&cfg.profileDir, "profile", "", "with -ipam-path, write Go CPU profiles (API server, node1's agent) of the first ipkeeper ADD and DEL phases into this directory")
+	fs.BoolVar(&cfg.whole16, "whole-16", false, "with -ipam-path, a pool of a whole /16 ("+fmt.Sprint(whole16Size)+" addresses, 10.7.0.0/16) filled to the last address by as many pods and emptied again; ipkeeper only")
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
 	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")
@@ -68,6 +70,9 @@ const maxPods = 100 * 256
 func (c config) validate() error {
 	if c.ipamPath {
 		return c.validateIPAMPath()
+	}
+	if c.whole16 {
+		return errors.New("-whole-16 needs -ipam-path")
 	}
 	switch {
 	case c.nodes < 1:
@@ -111,7 +116,11 @@ func (c config) validateIPAMPath() error {
 	switch {
 	case c.nodes < 1 || c.rounds < 1:
 		return errors.New("-nodes and -rounds must be at least 1")
-	case c.ipamPods < 1 || c.ipamPods > maxPods || c.concurrency < 1:
+	case c.whole16 && (c.ipamPods != whole16Size || slices.Contains(c.modes, modeHostLocal)):
+		return fmt.Errorf("-whole-16 takes -pods %d -modes %s", whole16Size, modeIpkeeper)
+	case !c.whole16 && c.ipamPods > maxPods:
+		return fmt.Errorf("%d pods do not fit the bench pool (at most %d)", c.ipamPods, maxPods)
+	case c.ipamPods < 1 || c.concurrency < 1:
 		return fmt.Errorf("-pods must be 1 to %d and -concurrency at least 1", maxPods)
 	case c.realNodes:
 		return errors.New("-ipam-path runs on simulated nodes")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +68,10 @@ type pathRun struct {
 	Add        pathPhase `json:"add"`
 	Del        pathPhase `json:"del"`
 	ClaimsLeft int       `json:"claims_left"`
-	Duplicates int       `json:"duplicates"`
+	// MemoryMiB is the resident memory (VmRSS) of the cluster's components
+	// with every pod holding its address, after ADD; agents: the largest.
+	MemoryMiB  map[string]float64 `json:"memory_mib_full"`
+	Duplicates int                `json:"duplicates"`
 }
 
 // pathPhase is one phase of a run.
@@ -147,7 +151,11 @@ func runPaths(ctx context.Context, cfg config, e *env, b binaries, dir string, r
 	if err := e.createNamespace(ctx); err != nil {
 		return err
 	}
-	if err := e.createPool(ctx, cfg.ipamPods); err != nil {
+	create := func() error { return e.createPool(ctx, cfg.ipamPods) }
+	if cfg.whole16 {
+		create = func() error { return e.createPoolOf(ctx, whole16Subnet, whole16Range, whole16Size) }
+	}
+	if err := create(); err != nil {
 		return err
 	}
 	for i := range cfg.rounds {
@@ -224,6 +232,7 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 		return run, err
 	}
 	addCalls := d.Calls()
+	run.MemoryMiB = e.memory()
 	run.Add.fill(addCalls, cfg.ipamPods)
 	run.Duplicates = duplicates(addCalls)
 	if err := parallel(ctx, len(pods), 50, func(ctx context.Context, i int) error { return d.TerminatePod(ctx, pods[i]) }); err != nil {
@@ -426,10 +435,34 @@ func printPathSummary(rep *pathReport) {
 			r.Add.CPUMsPerPod["etcd"], r.Del.CPUMsPerPod["etcd"],
 			r.Add.CPUMsPerPod[cpuPlugins], r.Del.CPUMsPerPod[cpuPlugins], r.Add.APIPerPod, r.Del.APIPerPod)
 	}
+	for _, r := range rep.Runs {
+		if r.Mode == modeIpkeeper && len(r.MemoryMiB) > 0 {
+			fmt.Printf("  round %d %s, memory with every address held (VmRSS MiB; agent: the largest): %v\n", r.Round, r.Mode, r.MemoryMiB)
+		}
+	}
 	fmt.Printf("ratios (summed over rounds): ADD %.2f, DEL %.2f; duplicates %d\n", rep.Ratios.Add, rep.Ratios.Del, rep.Duplicates)
 	if len(rep.Failures) > 0 {
 		fmt.Printf("FAILURES:\n  %s\n", strings.Join(rep.Failures, "\n  "))
 	}
+}
+
+// memory reads VmRSS of the cluster's processes, in MiB, by component
+// (agents: the largest of them).
+func (e *env) memory() map[string]float64 {
+	procs, err := e.cluster.Processes()
+	if err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, p := range procs {
+		kb, err := strconv.ParseFloat(strings.Fields(firstValue(fmt.Sprintf("/proc/%d/status", p.PID), "VmRSS", ":") + " x")[0], 64)
+		if err != nil {
+			continue
+		}
+		name := component(p.Name)
+		out[name] = max(out[name], round3(kb/1024))
+	}
+	return out
 }
 
 // loadAverage is the machine's load over 1, 5 and 15 minutes.
