@@ -233,6 +233,8 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 	}
 	addCalls := d.Calls()
 	run.MemoryMiB = e.memory()
+	fmt.Printf("[%-10s] round %d: %d pods created; ADD %.2f s (p50 %.0f, p99 %.0f ms, %d failed); memory %v\n",
+		mode, round, len(pods), run.Add.Seconds, run.Add.P50Ms, run.Add.P99Ms, len(addCalls)-countOK(addCalls), run.MemoryMiB)
 	run.Add.fill(addCalls, cfg.ipamPods)
 	run.Duplicates = duplicates(addCalls)
 	if err := parallel(ctx, len(pods), 50, func(ctx context.Context, i int) error { return d.TerminatePod(ctx, pods[i]) }); err != nil {
@@ -337,6 +339,16 @@ func (ph *pathPhase) fill(calls []ipampath.Call, n int) {
 	}
 	ph.CPUSeconds[cpuPlugins] = round3(cpu.Seconds())
 	ph.CPUMsPerPod[cpuPlugins] = round3(float64(cpu.Microseconds()) / 1000 / float64(n))
+}
+
+func countOK(calls []ipampath.Call) int {
+	n := 0
+	for _, c := range calls {
+		if c.Err == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // duplicates counts addresses the ADDs gave more than once.
