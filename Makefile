@@ -174,6 +174,10 @@ bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local 
 bench-quick: ## The scale run with 2 nodes and 10 x 10 pods (root; about a minute per round).
 	go run ./test/bench -nodes 2 -deployments 10 -replicas 10 -rounds $(ROUNDS)
 
+.PHONY: bench-ipam
+bench-ipam: ## IPAM path: the plugin called as a kubelet would for 1000 bare pods on 10 nodes, 5 calls per node, against host-local on the same cluster, ABBA (root; a few minutes).
+	go run ./test/bench -ipam-path -nodes $(or $(NODES),10) -pods $(or $(PODS),1000) -concurrency $(or $(CONCURRENCY),5) -rounds 2
+
 .PHONY: bench-real
 bench-real: ## The scale run on 2 real nodes (kubelet, containerd, Multus; ipkeeper from its chart) with 10 x 10 pods, host-local on the same kind of nodes (root; a few minutes per round).
 	go run ./test/bench -real-nodes -nodes 2 -deployments 10 -replicas 10 -rounds $(ROUNDS) -out test/bench/results/real-nodes

@@ -38,6 +38,8 @@ type Options struct {
 	// MetricsAddr and HealthAddr are the addresses of /metrics and of
 	// /healthz and /readyz; "0" disables one.
 	MetricsAddr, HealthAddr string
+	// PprofAddr is the address of Go's /debug/pprof; "0" or empty disables it.
+	PprofAddr string
 	// Config is the configuration shared with the controller.
 	Config config.Config
 }
@@ -59,6 +61,7 @@ func ManagerOptions(o Options) (ctrl.Options, error) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress: o.HealthAddr,
+		PprofBindAddress:       o.PprofAddr,
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
