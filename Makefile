@@ -113,9 +113,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
 ##@ Testing
 
 .PHONY: test
-# test-chaos is not part of test yet: its last run found stale SpiderEndpoints
-# (docs/reliability.md), a defect still open in issue 13.
-test: verify-generate vet lint test-unit test-fuzz test-monitoring test-images test-integration test-e2e ## Everything CI runs.
+test: verify-generate vet lint test-unit test-fuzz test-monitoring test-images test-integration test-e2e test-chaos ## Everything CI runs.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic, seconds).
@@ -144,7 +142,7 @@ test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces
 CHAOS_ALLOCATIONS ?= 100000
 
 .PHONY: test-chaos
-test-chaos: ## The short chaos run: 5,000 allocations of churn while every kind of process is killed once or more (root; simulated nodes; about 22 minutes here).
+test-chaos: build ## The short chaos run: 5,000 allocations of churn while every kind of process is killed once or more (root; simulated nodes and the kubelet stream; 10-20 minutes here).
 	go test -count=1 -timeout 40m -tags e2e ./test/chaos -run TestChaos -v
 
 .PHONY: chaos
@@ -175,6 +173,10 @@ bench: ## Scale run: 100 Deployments x 10 on 10 nodes, ipkeeper then host-local 
 .PHONY: bench-quick
 bench-quick: ## The scale run with 2 nodes and 10 x 10 pods (root; about a minute per round).
 	go run ./test/bench -nodes 2 -deployments 10 -replicas 10 -rounds $(ROUNDS)
+
+.PHONY: bench-ipam
+bench-ipam: ## IPAM path: the plugin called as a kubelet would for 1000 bare pods on 10 nodes, 5 calls per node, against host-local on the same cluster, ABBA (root; a few minutes).
+	go run ./test/bench -ipam-path -nodes $(or $(NODES),10) -pods $(or $(PODS),1000) -concurrency $(or $(CONCURRENCY),5) -rounds 2
 
 .PHONY: bench-real
 bench-real: ## The scale run on 2 real nodes (kubelet, containerd, Multus; ipkeeper from its chart) with 10 x 10 pods, host-local on the same kind of nodes (root; a few minutes per round).

@@ -23,6 +23,7 @@ func main() {
 	flag.StringVar(&o.Socket, "socket", "", "unix socket the CNI plugin connects to; empty means the configuration's ipamUnixSocketPath")
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":5711", "address of /metrics; 0 disables it")
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":5712", "address of /healthz and /readyz")
+	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof (profiling); 0 disables it")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

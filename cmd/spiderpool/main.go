@@ -14,6 +14,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 
 	"github.com/ipkeeper/ipkeeper/internal/cni"
+	"github.com/ipkeeper/ipkeeper/internal/probe"
 )
 
 const about = "spiderpool: ipkeeper's CNI IPAM plugin, a client of the ipkeeper agent of its node"
@@ -23,7 +24,7 @@ func main() {
 	// the extra running thread made reaping the process several times
 	// dearer for its parent (kernel time in wait4; docs/benchmarks.md).
 	runtime.GOMAXPROCS(1)
-	plugin := cni.New(cni.Dial, os.Stdout)
+	plugin := cni.New(cni.Dial, probe.Check, os.Stdout)
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    plugin.Add,
 		Del:    plugin.Del,

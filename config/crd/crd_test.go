@@ -100,6 +100,7 @@ var wants = []kindWant{
 			{"INTERFACE", ".spec.holder.interface", false},
 			{"NODE", ".spec.node", false},
 			{"OWNER", ".spec.owner.kind", true},
+			{"CONFLICT-MAC", ".spec.quarantine.hardwareAddress", true},
 			{"AGE", ".metadata.creationTimestamp", false},
 		},
 	},

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
@@ -39,6 +40,8 @@ type Allocator interface {
 	Del(ctx context.Context, req *ipam.DelRequest) error
 	Check(ctx context.Context, req *ipam.CheckRequest) error
 	GC(ctx context.Context, req *ipam.GCRequest, now time.Time) ([]string, error)
+	Quarantine(ctx context.Context, req *ipam.QuarantineRequest, now time.Time) (*v1alpha1.IPClaim, error)
+	Abandon(ctx context.Context, req *ipam.DelRequest) ([]string, error)
 }
 
 // Events reports allocation failures on the pod.
@@ -61,6 +64,9 @@ type Server struct {
 	Ready func() bool
 	// Now is the clock CNI GC measures claim ages with; nil means time.Now.
 	Now func() time.Time
+	// Detection, when set, is sent with every ADD answer: the plugin checks
+	// the addresses before it reports them.
+	Detection *agentapi.Detection
 	// ReadTimeout bounds the time a client may take to send its request;
 	// zero means defaultReadTimeout.
 	ReadTimeout time.Duration
@@ -159,6 +165,8 @@ func (s *Server) Handler() http.Handler {
 	if s.Coordinator != nil {
 		mux.HandleFunc("POST "+agentapi.PathCoordinator, s.handleCoordinator)
 	}
+	mux.HandleFunc("POST "+agentapi.PathQuarantine, s.handleQuarantine)
+	mux.HandleFunc("POST "+agentapi.PathAbandon, s.handleAbandon)
 	mux.HandleFunc("GET "+agentapi.PathReadyz, s.handleReady)
 	mux.HandleFunc("GET "+agentapi.PathHealthz, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
@@ -180,7 +188,14 @@ func (s *Server) handleAdd(w http.ResponseWriter, r *http.Request) {
 			s.Events.Warn(req.Pod, reasonAllocationFailed, fmt.Sprintf("interface %s: %v", req.IfName, err))
 			return nil, err
 		}
-		return addResponse(alloc), nil
+		resp := addResponse(alloc)
+		if s.Detection != nil {
+			if !req.CanProbe {
+				s.Log.Info("Plugin does not check addresses; update it on this node", "pod", req.Pod.Namespace+"/"+req.Pod.Name, "interface", req.IfName)
+			}
+			resp.Detection = s.Detection
+		}
+		return resp, nil
 	})
 }
 
@@ -305,7 +320,12 @@ func validateAttachment(at *agentapi.Attachment, pod *agentapi.PodRef) func() er
 	}
 }
 
-const reasonAllocationFailed = "IPAllocationFailed"
+// Reasons of the Warning events on pods.
+const (
+	reasonAllocationFailed   = "IPAllocationFailed"
+	reasonIPConflict         = "IPConflict"
+	reasonGatewayUnreachable = "GatewayUnreachable"
+)
 
 // toAPIError maps use-case errors to the codes the plugin passes to the runtime.
 func toAPIError(err error) *agentapi.Error {
@@ -319,6 +339,9 @@ func toAPIError(err error) *agentapi.Error {
 		return &agentapi.Error{Code: agentapi.CodeAllocationFailed, Msg: allocErr.Msg}
 	case errors.As(err, &annoErr):
 		return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: annoErr.Error()}
+	case errors.Is(err, ipam.ErrNoRule):
+		// Configuration, not a transient failure: nothing names a pool.
+		return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Msg: err.Error()}
 	case errors.Is(err, ipam.ErrNotFound):
 		return &agentapi.Error{Code: agentapi.CodeNotFound, Msg: err.Error()}
 	}

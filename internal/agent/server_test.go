@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
@@ -44,7 +46,16 @@ func (r *recordingAllocator) Add(context.Context, *ipam.AddRequest) (*ipam.Alloc
 	}
 	return &ipam.Allocation{IPs: []ipam.Address{{Address: netip.MustParsePrefix("10.6.168.101/16"), Pool: "p"}}}, nil
 }
-func (r *recordingAllocator) Del(context.Context, *ipam.DelRequest) error     { return r.hit() }
+func (r *recordingAllocator) Del(context.Context, *ipam.DelRequest) error { return r.hit() }
+func (r *recordingAllocator) Quarantine(_ context.Context, in *ipam.QuarantineRequest, _ time.Time) (*v1alpha1.IPClaim, error) {
+	if err := r.hit(); err != nil {
+		return nil, err
+	}
+	return &v1alpha1.IPClaim{Spec: v1alpha1.IPClaimSpec{Address: in.Address.String(), Pool: "p"}}, nil
+}
+func (r *recordingAllocator) Abandon(context.Context, *ipam.DelRequest) ([]string, error) {
+	return []string{"10.6.168.101"}, r.hit()
+}
 func (r *recordingAllocator) Check(context.Context, *ipam.CheckRequest) error { return r.hit() }
 func (r *recordingAllocator) GC(context.Context, *ipam.GCRequest, time.Time) ([]string, error) {
 	return nil, r.hit()
@@ -61,12 +72,15 @@ func (e *recordedEvents) Warn(_ agentapi.PodRef, reason, message string) {
 	e.msgs = append(e.msgs, reason+": "+message)
 }
 
-func serve(t *testing.T, alloc Allocator, ready bool) (*agentapi.Client, string, *recordedEvents) {
+func serve(t *testing.T, alloc Allocator, ready bool, opts ...func(*Server)) (*agentapi.Client, string, *recordedEvents) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	ev := &recordedEvents{}
 	s := &Server{Socket: sock, Alloc: alloc, Events: ev, Metrics: NewMetrics(prometheus.NewRegistry()),
 		Log: logr.Discard(), Ready: func() bool { return ready }}
+	for _, o := range opts {
+		o(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Start(ctx) }()
@@ -267,5 +281,24 @@ func TestRequestsFromANewerPluginWorkAndTrailingDataIsRefused(t *testing.T) {
 	}
 	if alloc.calls != 1 {
 		t.Fatalf("%d calls reached the allocator, want 1 (the valid request)", alloc.calls)
+	}
+}
+
+// The runtime's answer says what is wrong: a pod for which nothing names a
+// pool has a configuration error (code 7), not a transient one to retry
+// (code 11).
+func TestToAPIErrorCodes(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("select pools: %w", ipam.ErrNoRule), agentapi.CodeInvalidConfig},
+		{&ipam.AllocationError{Msg: "all IPs have been exhausted"}, agentapi.CodeAllocationFailed},
+		{fmt.Errorf("pod x: %w", ipam.ErrNotFound), agentapi.CodeNotFound},
+		{errors.New("etcdserver: request timed out"), agentapi.CodeTryAgainLater},
+	} {
+		if got := toAPIError(tt.err).Code; got != tt.want {
+			t.Errorf("code of %v = %d, want %d", tt.err, got, tt.want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
+	"github.com/ipkeeper/ipkeeper/internal/agentapi"
 	"github.com/ipkeeper/ipkeeper/internal/config"
 	"github.com/ipkeeper/ipkeeper/internal/ipam"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
@@ -37,6 +38,8 @@ type Options struct {
 	// MetricsAddr and HealthAddr are the addresses of /metrics and of
 	// /healthz and /readyz; "0" disables one.
 	MetricsAddr, HealthAddr string
+	// PprofAddr is the address of Go's /debug/pprof; "0" or empty disables it.
+	PprofAddr string
 	// Config is the configuration shared with the controller.
 	Config config.Config
 }
@@ -58,6 +61,7 @@ func ManagerOptions(o Options) (ctrl.Options, error) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress: o.HealthAddr,
+		PprofBindAddress:       o.PprofAddr,
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
@@ -76,6 +80,17 @@ func allocatorConfig(o Options) ipam.Config {
 		DisableAutoPools: !c.EnableSpiderSubnet || !c.EnableAutoPoolForApplication,
 		AutoPoolWait:     time.Duration(c.AutoPoolWaitSeconds) * time.Second,
 		Multus:           spiderpool.Multus{Namespace: c.MultusNamespace, ClusterNetwork: c.ClusterNetwork},
+	}
+}
+
+// detection is what the agent asks the plugin to check; nil when nothing.
+func detection(c config.Config) *agentapi.Detection {
+	if !c.EnableIPConflictDetection && !c.EnableGatewayDetection {
+		return nil
+	}
+	return &agentapi.Detection{
+		IPConflict: c.EnableIPConflictDetection, IPConflictTimeoutMs: c.IPConflictDetectionTimeoutMs,
+		Gateway: c.EnableGatewayDetection, GatewayTimeoutMs: c.GatewayDetectionTimeoutMs,
 	}
 }
 
@@ -105,7 +120,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	srv := &Server{
-		Socket: o.Socket, Alloc: alloc, Metrics: m, Ready: synced.Load,
+		Socket: o.Socket, Alloc: alloc, Metrics: m, Ready: synced.Load, Detection: detection(o.Config),
 		Coordinator: Coordinators{Reader: mgr.GetCache()},
 		Events:      PodEvents{Recorder: mgr.GetEventRecorder("ipkeeper-agent")},
 		Log:         ctrl.Log.WithName("agent").WithValues("node", o.Node),

@@ -13,12 +13,17 @@ const DefaultSocketPath = "/var/run/spidernet/spiderpool.sock"
 
 // Paths of the agent's endpoints on its socket.
 const (
-	PathAdd     = "/v1/ipam/add"
-	PathDel     = "/v1/ipam/del"
-	PathCheck   = "/v1/ipam/check"
-	PathGC      = "/v1/ipam/gc"
-	PathReadyz  = "/readyz"
-	PathHealthz = "/healthz"
+	PathAdd   = "/v1/ipam/add"
+	PathDel   = "/v1/ipam/del"
+	PathCheck = "/v1/ipam/check"
+	PathGC    = "/v1/ipam/gc"
+	// PathQuarantine and PathAbandon serve the plugin's address checks
+	// (Detection); an agent that answers ADD without Detection may not
+	// have them, and the plugin calls them only when it got Detection.
+	PathQuarantine = "/v1/ipam/quarantine"
+	PathAbandon    = "/v1/ipam/abandon"
+	PathReadyz     = "/readyz"
+	PathHealthz    = "/healthz"
 )
 
 // Error codes the agent returns. Codes below 100 are CNI's own (see the CNI
@@ -64,6 +69,27 @@ type AddRequest struct {
 	DefaultIPv6Pools []string `json:"defaultIPv6Pools,omitempty"`
 	// CleanGateway asks for no default route on this interface.
 	CleanGateway bool `json:"cleanGateway,omitempty"`
+	// CanProbe says the plugin checks the addresses it is given when the
+	// answer carries Detection. An older plugin leaves it out: the agent
+	// then knows the addresses go unchecked.
+	CanProbe bool `json:"canProbe,omitempty"`
+}
+
+// Detection asks the plugin to check the interface's addresses on its link
+// before it reports them (chart values ipam.enableIPConflictDetection and
+// ipam.enableGatewayDetection). An older agent sends none; an older plugin
+// ignores it.
+type Detection struct {
+	// IPConflict: probe each address (ARP probe, IPv6 duplicate-address
+	// detection) for IPConflictTimeoutMs; an answer means another host
+	// uses it, and the plugin reports it at PathQuarantine.
+	IPConflict          bool `json:"ipConflict,omitempty"`
+	IPConflictTimeoutMs int  `json:"ipConflictTimeoutMs,omitempty"`
+	// Gateway: each address's gateway must answer (ARP, neighbour
+	// solicitation) within GatewayTimeoutMs, or the plugin gives the
+	// addresses back at PathAbandon and fails the ADD.
+	Gateway          bool `json:"gateway,omitempty"`
+	GatewayTimeoutMs int  `json:"gatewayTimeoutMs,omitempty"`
 }
 
 // IPConfig is one address given to the interface.
@@ -89,6 +115,34 @@ type Route struct {
 type AddResponse struct {
 	IPs    []IPConfig `json:"ips"`
 	Routes []Route    `json:"routes,omitempty"`
+	// Detection, when set, asks the plugin to check the addresses first.
+	Detection *Detection `json:"detection,omitempty"`
+}
+
+// QuarantineRequest reports that another host answered for Address, which
+// the interface was given: the agent quarantines the address (no pod is
+// given it until an operator clears it) and the plugin asks ADD again for
+// another one.
+type QuarantineRequest struct {
+	Attachment
+	Pod     PodRef `json:"pod"`
+	Network string `json:"network,omitempty"`
+	// Address is the address, without prefix length.
+	Address string `json:"address"`
+	// HardwareAddr is the link-layer address that answered for it.
+	HardwareAddr string `json:"hardwareAddr,omitempty"`
+}
+
+// AbandonRequest gives back what ADD gave the interface, because the
+// plugin found it unusable: Gateway, the gateway of Pool, did not answer
+// within WaitedMs. The ADD then fails.
+type AbandonRequest struct {
+	Attachment
+	Pod      PodRef `json:"pod"`
+	Network  string `json:"network,omitempty"`
+	Pool     string `json:"pool"`
+	Gateway  string `json:"gateway"`
+	WaitedMs int    `json:"waitedMs,omitempty"`
 }
 
 // DelRequest releases what AddRequest gave, as far as the pod's kind allows

@@ -48,6 +48,16 @@ func (c *Client) Del(ctx context.Context, req *DelRequest) error {
 	return c.post(ctx, PathDel, req, nil)
 }
 
+// Quarantine reports an address another host answered for.
+func (c *Client) Quarantine(ctx context.Context, req *QuarantineRequest) error {
+	return c.post(ctx, PathQuarantine, req, nil)
+}
+
+// Abandon gives back the addresses of an interface whose ADD fails.
+func (c *Client) Abandon(ctx context.Context, req *AbandonRequest) error {
+	return c.post(ctx, PathAbandon, req, nil)
+}
+
 // Check verifies the addresses of one interface.
 func (c *Client) Check(ctx context.Context, req *CheckRequest) error {
 	return c.post(ctx, PathCheck, req, nil)

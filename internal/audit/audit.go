@@ -255,10 +255,15 @@ func (x *index) claimFindings() []Finding {
 	return out
 }
 
-// held reports whether a claim's holder is live: its pod incarnation runs,
+// held reports whether a claim's holder is live (a quarantine claim always
+// is: it keeps its address from every pod): its pod incarnation runs,
 // or, for a StatefulSet claim, the StatefulSet still has its ordinal (the
 // pod restarts). This is the garbage collector's rule seen from outside.
 func (x *index) held(c *v1alpha1.IPClaim) bool {
+	if c.Quarantined() {
+		// Held for no pod on purpose: another host answered for it.
+		return true
+	}
 	h := c.Spec.Holder
 	pod := x.pods[types.NamespacedName{Namespace: h.Namespace, Name: h.Name}]
 	if pod != nil && (h.UID == "" || pod.UID == h.UID) && Live(pod, x.in.Now) {

@@ -110,6 +110,27 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "clean", modify: func(*Input) {}},
 		{
+			name: "a quarantine claim holds its address for no pod, past the GC window",
+			modify: func(in *Input) {
+				in.Claims = append(in.Claims, claim("10.6.10.2", "p", "", "", createdAgo(time.Hour), func(c *v1alpha1.IPClaim) {
+					c.Spec.Holder = v1alpha1.ClaimHolder{}
+					c.Spec.Owner = v1alpha1.ClaimOwner{Kind: v1alpha1.OwnerKindQuarantine, Name: "IPConflict"}
+					c.Spec.Quarantine = &v1alpha1.ClaimQuarantine{Reason: "IPConflict", Since: ago(time.Hour)}
+				}))
+				in.Pools[0] = pool("p", 2, "10.6.10.1-10.6.10.20")
+			},
+		},
+		{
+			name: "the same claim without its quarantine is one without holder",
+			modify: func(in *Input) {
+				in.Claims = append(in.Claims, claim("10.6.10.2", "p", "", "", createdAgo(time.Hour), func(c *v1alpha1.IPClaim) {
+					c.Spec.Holder = v1alpha1.ClaimHolder{}
+				}))
+				in.Pools[0] = pool("p", 2, "10.6.10.1-10.6.10.20")
+			},
+			want: []Kind{ClaimWithoutHolder},
+		},
+		{
 			name: "two live pods show one address",
 			modify: func(in *Input) {
 				in.Pods = append(in.Pods, pod("b", "ub", "10.6.10.1"))

@@ -86,7 +86,7 @@ address is leaked or held twice.`,
 	root.SetErr(streams.ErrOut)
 	o.flags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&o.output, "output", "o", "table", "output format: table, wide, json or yaml")
-	root.AddCommand(newPoolsCommand(o), newWhoHasCommand(o), newPodCommand(o), newCheckCommand(o), newReleaseCommand(o))
+	root.AddCommand(newPoolsCommand(o), newWhoHasCommand(o), newPodCommand(o), newCheckCommand(o), newReleaseCommand(o), newUnquarantineCommand(o))
 	return root
 }
 

@@ -29,6 +29,9 @@ type PoolUsage struct {
 	Free     *big.Int `json:"free"`
 	// Percent is InUse over Total minus Reserved: how close to exhausted.
 	Percent float64 `json:"percent"`
+	// Quarantined are the addresses no pod is given because another host
+	// answered for them (counted in InUse).
+	Quarantined []string `json:"quarantined,omitempty"`
 	// Workloads are the holders' workloads, "Kind namespace/name".
 	Workloads []string `json:"workloads,omitempty"`
 	// Pools are a subnet's pools.
@@ -143,7 +146,20 @@ func (s *state) poolUsage(p *v2beta1.SpiderIPPool) PoolUsage {
 	taken := s.claimedIn(spiderpool.PoolFamily(p), func(c *v1alpha1.IPClaim) bool { return c.Spec.Pool == p.Name })
 	row.fill(parsed.Counts(taken))
 	row.Workloads = s.workloads(func(c *v1alpha1.IPClaim) bool { return c.Spec.Pool == p.Name })
+	row.Quarantined = s.quarantined(func(c *v1alpha1.IPClaim) bool { return c.Spec.Pool == p.Name })
 	return row
+}
+
+// quarantined lists the quarantined addresses of the claims keep selects.
+func (s *state) quarantined(keep func(*v1alpha1.IPClaim) bool) []string {
+	var out []string
+	for i := range s.Claims {
+		if c := &s.Claims[i]; c.Quarantined() && keep(c) {
+			out = append(out, c.Spec.Address)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (s *state) subnetUsage(sn *v2beta1.SpiderSubnet) PoolUsage {
@@ -164,6 +180,7 @@ func (s *state) subnetUsage(sn *v2beta1.SpiderSubnet) PoolUsage {
 	mine := func(c *v1alpha1.IPClaim) bool { return pools[c.Spec.Pool] }
 	row.fill(parsed.Counts(s.claimedIn(spiderpool.SubnetFamily(sn.Spec.Subnet), mine)))
 	row.Workloads = s.workloads(mine)
+	row.Quarantined = s.quarantined(mine)
 	return row
 }
 
@@ -183,7 +200,7 @@ func (s *state) workloads(keep func(*v1alpha1.IPClaim) bool) []string {
 	seen := map[string]bool{}
 	for i := range s.Claims {
 		c := &s.Claims[i]
-		if !keep(c) {
+		if !keep(c) || c.Quarantined() {
 			continue
 		}
 		kind, name := c.Spec.Owner.Kind, c.Spec.Owner.Name
@@ -201,14 +218,14 @@ func (s *state) workloads(keep func(*v1alpha1.IPClaim) bool) []string {
 }
 
 func (o *options) poolsTable(rows []PoolUsage) error {
-	headers := []string{"KIND", "NAME", "SUBNET", "TOTAL", "RESERVED", "EXCLUDED", "IN-USE", "FREE", "USAGE", "WORKLOADS"}
+	headers := []string{"KIND", "NAME", "SUBNET", "TOTAL", "RESERVED", "EXCLUDED", "IN-USE", "QUARANTINED", "FREE", "USAGE", "WORKLOADS"}
 	if o.output == "wide" {
 		headers = append(headers, "POOLS")
 	}
 	var out [][]string
 	for _, r := range rows {
 		if r.Error != "" {
-			out = append(out, []string{kindShort(r.Kind), r.Name, r.Subnet, "?", "?", "?", "?", "?", "unreadable: " + r.Error, ""})
+			out = append(out, []string{kindShort(r.Kind), r.Name, r.Subnet, "?", "?", "?", "?", "?", "?", "unreadable: " + r.Error, ""})
 			continue
 		}
 		used, total := r.InUse.Uint64(), new(big.Int).Sub(r.Total, r.Reserved).Uint64()
@@ -217,13 +234,21 @@ func (o *options) poolsTable(rows []PoolUsage) error {
 			n = 10
 		}
 		row := []string{kindShort(r.Kind), r.Name, r.Subnet, r.Total.String(), r.Reserved.String(), r.Excluded.String(),
-			r.InUse.String(), r.Free.String(), usageBar(used, total), listOf(r.Workloads, n)}
+			r.InUse.String(), quarantineCell(r.Quarantined, n), r.Free.String(), usageBar(used, total), listOf(r.Workloads, n)}
 		if o.output == "wide" {
 			row = append(row, listOf(r.Pools, 10))
 		}
 		out = append(out, row)
 	}
 	return table(o.streams.Out, headers, out)
+}
+
+// quarantineCell is the count of quarantined addresses and the first n.
+func quarantineCell(addrs []string, n int) string {
+	if len(addrs) == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", len(addrs), listOf(addrs, n))
 }
 
 func kindShort(kind string) string {

@@ -76,6 +76,9 @@ func release(ctx context.Context, c client.Client, a netip.Addr, dryRun bool) (*
 		return nil, fmt.Errorf("get the claim of %s: %w", a, err)
 	}
 	r.Claim = summarize(claim)
+	if claim.Quarantined() {
+		return nil, &ExitError{Code: ExitFindings, Err: fmt.Errorf("%s is not released: it is quarantined (another host answered for it); kubectl ipkeeper unquarantine %s clears it", a, a)}
+	}
 	h := claim.Spec.Holder
 	pod := &corev1.Pod{}
 	err := c.Get(ctx, client.ObjectKey{Namespace: h.Namespace, Name: h.Name}, pod)

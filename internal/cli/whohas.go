@@ -19,7 +19,7 @@ import (
 // why nobody holds it.
 type Holding struct {
 	Address string `json:"address"`
-	// State is held, free, reserved, excluded, gateway, not-allocatable
+	// State is held, quarantined, free, reserved, excluded, gateway, not-allocatable
 	// (network or broadcast, outside the pool's subnet) or outside-pools.
 	State string `json:"state"`
 	// Pools are the pools whose spec.ips hold the address.
@@ -42,6 +42,9 @@ type ClaimSummary struct {
 	Workload  string    `json:"workload"`
 	Ordinal   *int32    `json:"ordinal,omitempty"`
 	Since     time.Time `json:"since"`
+	// Quarantine is set on a quarantine claim (IP-conflict detection):
+	// no pod holds it.
+	Quarantine *v1alpha1.ClaimQuarantine `json:"quarantine,omitempty"`
 }
 
 // HolderLiveness says whether the claim's pod is the live pod of that name.
@@ -109,6 +112,10 @@ func whoHas(cmd *cobra.Command, c client.Client, s *state, a netip.Addr) (*Holdi
 	}
 	h.State = "held"
 	h.Claim = summarize(claim)
+	if claim.Quarantined() {
+		h.State = "quarantined"
+		return h, nil
+	}
 	pod := &corev1.Pod{}
 	err := c.Get(cmd.Context(), client.ObjectKey{Namespace: claim.Spec.Holder.Namespace, Name: claim.Spec.Holder.Name}, pod)
 	switch {
@@ -146,7 +153,7 @@ func summarize(c *v1alpha1.IPClaim) *ClaimSummary {
 		Name: c.Name, Pool: c.Spec.Pool, Node: c.Spec.Node,
 		Namespace: c.Spec.Holder.Namespace, Pod: c.Spec.Holder.Name, UID: string(c.Spec.Holder.UID),
 		Interface: c.Spec.Holder.Interface, Workload: workload, Ordinal: c.Spec.Ordinal,
-		Since: c.CreationTimestamp.Time,
+		Since: c.CreationTimestamp.Time, Quarantine: c.Spec.Quarantine,
 	}
 }
 
@@ -174,6 +181,13 @@ func (o *options) holdingText(h *Holding) error {
 	if len(h.ReservedBy) > 0 {
 		fmt.Fprintf(w, "  reserved by: %s\n", strings.Join(h.ReservedBy, ", "))
 	}
+	if c := h.Claim; c != nil && c.Quarantine != nil {
+		q := c.Quarantine
+		fmt.Fprintf(w, "  reason:      %s\n  answered by: %s\n  detected by: %s on %s\n", q.Reason, q.HardwareAddress, q.DetectedBy, c.Node)
+		fmt.Fprintf(w, "  since:       %s (%s ago)\n  claim:       IPClaim %s\n", q.Since.UTC().Format(time.RFC3339), time.Since(q.Since.Time).Round(time.Second), c.Name)
+		fmt.Fprintf(w, "  clear it:    kubectl ipkeeper unquarantine %s\n", h.Address)
+		return nil
+	}
 	if c := h.Claim; c != nil {
 		fmt.Fprintf(w, "  pod:         %s/%s (UID %s)\n", c.Namespace, c.Pod, c.UID)
 		fmt.Fprintf(w, "  interface:   %s\n  node:        %s\n  pool:        %s\n  workload:    %s\n", c.Interface, c.Node, c.Pool, c.Workload)
@@ -195,6 +209,8 @@ func describeState(h *Holding) string {
 			return "held by a pod that is gone (a leak once the GC's window has passed; kubectl ipkeeper release frees it)"
 		}
 		return "held"
+	case "quarantined":
+		return "quarantined: another host on the network answered for it, so no pod is given it"
 	case "free":
 		return "free"
 	case "reserved":

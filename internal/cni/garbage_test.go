@@ -42,7 +42,7 @@ func TestGarbageNetconfAndArgsAreRefusedNamingTheKey(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			agent := &recordingAgent{}
-			p := New(agent.connect, &bytes.Buffer{})
+			p := New(agent.connect, nil, &bytes.Buffer{})
 			for op, run := range map[string]func(*skel.CmdArgs) error{"ADD": p.Add, "CHECK": p.Check} {
 				err := run(cmdArgs(tc.stdin, tc.args))
 				var e *types.Error
@@ -64,7 +64,7 @@ func TestGarbageNetconfAndArgsAreRefusedNamingTheKey(t *testing.T) {
 	}
 	// DEL needs only the sandbox: garbage besides it does not keep it alive.
 	agent := &recordingAgent{}
-	p := New(agent.connect, &bytes.Buffer{})
+	p := New(agent.connect, nil, &bytes.Buffer{})
 	if err := p.Del(cmdArgs(netconf("1.0.0", `,"prevResult":{"ips":[{"address":"nope"}]}`), "=x;garbage")); err != nil {
 		t.Fatalf("DEL with a garbage prevResult and CNI_ARGS: %v", err)
 	}

@@ -42,6 +42,8 @@ type Agent interface {
 	Check(ctx context.Context, req *agentapi.CheckRequest) error
 	GC(ctx context.Context, req *agentapi.GCRequest) (*agentapi.GCResponse, error)
 	Ready(ctx context.Context) error
+	Quarantine(ctx context.Context, req *agentapi.QuarantineRequest) error
+	Abandon(ctx context.Context, req *agentapi.AbandonRequest) error
 }
 
 // Connect returns the agent listening on socket, each of its calls bounded
@@ -56,13 +58,15 @@ func Dial(socket string, timeout time.Duration) Agent {
 // Plugin implements the CNI commands; its methods fit skel.CNIFuncs.
 type Plugin struct {
 	connect Connect
+	probe   Prober
 	out     io.Writer
 }
 
-// New returns a plugin that reaches its agent with connect and prints
+// New returns a plugin that reaches its agent with connect, checks the
+// addresses it is given with probe when the agent asks for it, and prints
 // results to out (the process's stdout: nothing else may be written there).
-func New(connect Connect, out io.Writer) *Plugin {
-	return &Plugin{connect: connect, out: out}
+func New(connect Connect, probe Prober, out io.Writer) *Plugin {
+	return &Plugin{connect: connect, probe: probe, out: out}
 }
 
 // Add asks the agent for the interface's addresses and prints the result in
@@ -80,7 +84,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	socket := conf.IPAM.SocketPath
 	agent := p.connect(socket, addTimeout)
 	ctx := context.Background()
-	resp, err := agent.Add(ctx, &agentapi.AddRequest{
+	req := &agentapi.AddRequest{
 		Attachment:       attachment(args),
 		Pod:              pod,
 		NetNS:            args.Netns,
@@ -88,9 +92,16 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 		DefaultIPv4Pools: conf.IPAM.DefaultIPv4Pools,
 		DefaultIPv6Pools: conf.IPAM.DefaultIPv6Pools,
 		CleanGateway:     conf.IPAM.CleanGateway,
-	})
+		CanProbe:         p.probe != nil,
+	}
+	resp, err := agent.Add(ctx, req)
 	if err != nil {
 		return cniError(err, socket)
+	}
+	if p.probe != nil {
+		if resp, err = p.checked(ctx, agent, args, req, resp, socket); err != nil {
+			return err
+		}
 	}
 	result, err := buildResult(resp)
 	if err != nil {

@@ -25,8 +25,10 @@ const testSocket = "/run/test/agent.sock"
 // test set, so each test can inject the agent's failures.
 type recordingAgent struct {
 	addResp *agentapi.AddResponse
-	err     error // returned by every call
-	delErr  error // returned by Del, when set
+	// addSeq, when set, answers the ADDs in turn (then addResp).
+	addSeq []*agentapi.AddResponse
+	err    error // returned by every call
+	delErr error // returned by Del, when set
 
 	socket  string
 	timeout time.Duration
@@ -49,7 +51,22 @@ func (a *recordingAgent) Add(_ context.Context, req *agentapi.AddRequest) (*agen
 	if a.err != nil {
 		return nil, a.err
 	}
+	if len(a.addSeq) > 0 {
+		r := a.addSeq[0]
+		a.addSeq = a.addSeq[1:]
+		return r, nil
+	}
 	return a.addResp, nil
+}
+
+func (a *recordingAgent) Quarantine(_ context.Context, req *agentapi.QuarantineRequest) error {
+	a.record("quarantine", req)
+	return a.err
+}
+
+func (a *recordingAgent) Abandon(_ context.Context, req *agentapi.AbandonRequest) error {
+	a.record("abandon", req)
+	return a.err
 }
 
 func (a *recordingAgent) Del(_ context.Context, req *agentapi.DelRequest) error {
@@ -129,7 +146,7 @@ func TestAdd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := New(tt.agent.connect, &out).Add(cmdArgs(netconf(tt.cniVersion, ""), tt.cniArgs))
+			err := New(tt.agent.connect, nil, &out).Add(cmdArgs(netconf(tt.cniVersion, ""), tt.cniArgs))
 			if diff := cmp.Diff(tt.wantCalls, tt.agent.calls); diff != "" {
 				t.Errorf("agent calls (-want +got):\n%s", diff)
 			}
@@ -189,7 +206,7 @@ func checkPrinted(t *testing.T, out []byte, cniVersion string, resp *agentapi.Ad
 
 func TestAddRollbackFailureIsReported(t *testing.T) {
 	agent := &recordingAgent{addResp: &agentapi.AddResponse{}, delErr: errRefused}
-	err := New(agent.connect, &bytes.Buffer{}).Add(cmdArgs(netconf("1.0.0", ""), podArgsString))
+	err := New(agent.connect, nil, &bytes.Buffer{}).Add(cmdArgs(netconf("1.0.0", ""), podArgsString))
 	got := asCNIError(t, err)
 	if !strings.Contains(got.Details, "no address") || !strings.Contains(got.Details, "releasing it failed too") {
 		t.Errorf("details = %q, want the answer's fault and the failed release", got.Details)
@@ -296,7 +313,7 @@ func TestCommands(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			agent := &recordingAgent{err: tt.agentErr}
 			var out bytes.Buffer
-			err := tt.run(New(agent.connect, &out), cmdArgs(tt.stdin, tt.cniArgs))
+			err := tt.run(New(agent.connect, nil, &out), cmdArgs(tt.stdin, tt.cniArgs))
 			if tt.wantCode != 0 {
 				if got := asCNIError(t, err); got.Code != tt.wantCode || got.Msg != tt.wantMsg {
 					t.Errorf("error = %#v, want code %d and message %q", got, tt.wantCode, tt.wantMsg)

@@ -30,6 +30,16 @@ const DefaultAutoPoolWaitSeconds = 30
 // that the pod sees the agent's reason rather than a time-out.
 const MaxAutoPoolWaitSeconds = 50
 
+// Defaults and bounds of the address checks' waits. The conflict wait is
+// what every ADD pays when no host answers; a gateway that does answer
+// costs one round trip. Both stay far inside the plugin's 60 s ADD time-out.
+const (
+	DefaultIPConflictDetectionTimeoutMs = 200
+	DefaultGatewayDetectionTimeoutMs    = 1000
+	MinDetectionTimeoutMs               = 10
+	MaxDetectionTimeoutMs               = 10000
+)
+
 // Config is the contents of conf.yml.
 type Config struct {
 	// IPAMUnixSocketPath is the agent's socket, which the plugin dials.
@@ -72,6 +82,17 @@ type Config struct {
 	// pools' spec.multusName. Empty: unknown, and such an eth0 matches no
 	// pool that sets multusName.
 	ClusterNetwork string `json:"clusterNetwork,omitempty"`
+	// EnableIPConflictDetection: the plugin probes every address it is given
+	// on the pod's interface (ARP probe, IPv6 duplicate-address detection)
+	// for IPConflictDetectionTimeoutMs; an address another host answers for
+	// is quarantined and the pod given another.
+	EnableIPConflictDetection    bool `json:"enableIPConflictDetection"`
+	IPConflictDetectionTimeoutMs int  `json:"ipConflictDetectionTimeoutMs"`
+	// EnableGatewayDetection: the pool's gateway must answer (ARP, neighbour
+	// solicitation) within GatewayDetectionTimeoutMs, or the ADD fails and
+	// its addresses go back.
+	EnableGatewayDetection    bool `json:"enableGatewayDetection"`
+	GatewayDetectionTimeoutMs int  `json:"gatewayDetectionTimeoutMs"`
 	// GC is the controller's garbage collector of leaked addresses.
 	GC GC `json:"gc"`
 	// ClusterDefaultPools are SpiderIPPools with spec.default=true that the
@@ -111,6 +132,8 @@ func Default() Config {
 		AutoPoolWaitSeconds:                  DefaultAutoPoolWaitSeconds,
 		MultusNamespace:                      "kube-system",
 		GC:                                   GC{Enabled: true, ScanIntervalSeconds: 30},
+		IPConflictDetectionTimeoutMs:         DefaultIPConflictDetectionTimeoutMs,
+		GatewayDetectionTimeoutMs:            DefaultGatewayDetectionTimeoutMs,
 	}
 }
 
@@ -168,6 +191,11 @@ func (c Config) Validate() error {
 	for i, p := range c.ClusterDefaultPools {
 		if p.Name == "" || p.Subnet == "" || len(p.IPs) == 0 {
 			errs = append(errs, fmt.Errorf("clusterDefaultPools[%d]: name, subnet and ips are required (got name %q, subnet %q, %d ips)", i, p.Name, p.Subnet, len(p.IPs)))
+		}
+	}
+	for key, ms := range map[string]int{"ipConflictDetectionTimeoutMs": c.IPConflictDetectionTimeoutMs, "gatewayDetectionTimeoutMs": c.GatewayDetectionTimeoutMs} {
+		if ms < MinDetectionTimeoutMs || ms > MaxDetectionTimeoutMs {
+			errs = append(errs, fmt.Errorf("%s %d: want %d to %d milliseconds", key, ms, MinDetectionTimeoutMs, MaxDetectionTimeoutMs))
 		}
 	}
 	if c.GC.ScanIntervalSeconds < 1 {

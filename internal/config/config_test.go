@@ -29,6 +29,10 @@ clusterSubnetDefaultFlexibleIPNumber: 3
 autoPoolWaitSeconds: 12
 multusNamespace: ipkeeper-system
 clusterNetwork: macvlan-ens192
+enableIPConflictDetection: true
+ipConflictDetectionTimeoutMs: 250
+enableGatewayDetection: true
+gatewayDetectionTimeoutMs: 1500
 gc:
   enabled: false
   scanIntervalSeconds: 600
@@ -39,7 +43,8 @@ gc:
 	on, off := true, false
 	want := Config{IPAMUnixSocketPath: DefaultSocketPath, EnableIPv4: &on, EnableIPv6: &off, EnableSpiderSubnet: true,
 		ClusterSubnetDefaultFlexibleIPNumber: 3, AutoPoolWaitSeconds: 12,
-		MultusNamespace: "ipkeeper-system", ClusterNetwork: "macvlan-ens192", GC: GC{ScanIntervalSeconds: 600}}
+		MultusNamespace: "ipkeeper-system", ClusterNetwork: "macvlan-ens192", GC: GC{ScanIntervalSeconds: 600},
+		EnableIPConflictDetection: true, IPConflictDetectionTimeoutMs: 250, EnableGatewayDetection: true, GatewayDetectionTimeoutMs: 1500}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Load (-want +got):\n%s", diff)
 	}
@@ -66,6 +71,8 @@ func TestLoadRefusesNamingTheKey(t *testing.T) {
 		"enableStatefulSet: maybe\n":                 "enableStatefulSet",
 		"autoPoolWaitSeconds: 90\n":                  "autoPoolWaitSeconds 90: want 0 to 50",
 		"multusNamespace: \"\"\n":                    "multusNamespace is empty",
+		"ipConflictDetectionTimeoutMs: 0\n":          "ipConflictDetectionTimeoutMs 0: want 10 to 10000 milliseconds",
+		"gatewayDetectionTimeoutMs: 60000\n":         "gatewayDetectionTimeoutMs 60000: want 10 to 10000 milliseconds",
 	} {
 		_, err := Load(write(t, body))
 		if err == nil || !strings.Contains(err.Error(), want) {

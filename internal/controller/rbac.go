@@ -19,10 +19,11 @@ package controller
 //
 // Garbage collection (internal/controller/gc): a claim whose holder is gone
 // is deleted with UID and resourceVersion preconditions, after looking up the
-// holder pod and its StatefulSet.
+// holder pod and its StatefulSet; endpoints no claim backs, whose pod is
+// gone, are listed and deleted with the same preconditions.
 //
 // +kubebuilder:rbac:groups=ipkeeper.io,resources=ipclaims,verbs=get;list;watch;delete
-// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderendpoints,verbs=get;delete
+// +kubebuilder:rbac:groups=spiderpool.spidernet.io,resources=spiderendpoints,verbs=get;list;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch
 //

@@ -367,7 +367,7 @@ func (a *Allocator) exhausted(pool string) string {
 	if !ok {
 		return "all IPs have been exhausted"
 	}
-	return fmt.Sprintf("all IPs have been exhausted (total %s, reserved %s, excluded %s, in use %s)", n.Total, n.Reserved, n.Excluded, n.InUse)
+	return fmt.Sprintf("all IPs have been exhausted (total %s, reserved %s, excluded %s, in use %s%s)", n.Total, n.Reserved, n.Excluded, n.InUse, a.quarantinedNote(pool))
 }
 
 // rollback releases the claims an Add created before it failed; claims it

@@ -314,15 +314,34 @@ func (x *Index) Done(a netip.Addr, claimed bool) {
 	}
 }
 
-// Scatter moves the pool's cursor to a random place. The allocator calls it
-// after losing a race (AlreadyExists): the winner is usually taking the
-// addresses right after this one, so following it would lose again and again;
-// agents that jump apart stop meeting.
+// Scatter moves the pool's cursor to an address chosen at random among those
+// still free. The allocator calls it after losing a race (AlreadyExists):
+// the winner is usually taking the addresses right after this one, so
+// following it would lose again and again; agents that jump apart stop
+// meeting. The choice is uniform over the free addresses, not over the
+// pool: a random place in the pool lands, after the claimed run it falls
+// into, on the first free address behind the longest runs, which is where
+// other agents are allocating (their fronts) once the pool fills up.
 func (x *Index) Scatter(pool string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if st, ok := x.pools[pool]; ok {
+	st, ok := x.pools[pool]
+	if !ok || st.err != nil {
+		return
+	}
+	free := x.freeOf(st)
+	open := free.Difference(x.taken[famIdx(ipnet.Family(st.spec.Subnet.Addr()))])
+	n, fits := open.CountUint64()
+	switch {
+	case n == 0:
+		return
+	case !fits: // a huge pool (IPv6) is nowhere near full: any place will do
 		st.cursor = x.rand.Uint64()
+		return
+	}
+	a, _ := open.Nth(x.rand.Uint64N(n))
+	if r, ok := free.Rank(a); ok {
+		st.cursor = r
 	}
 }
 

@@ -53,6 +53,39 @@ func TestAgentsAtTheSamePlaceMostlyTryDifferentAddresses(t *testing.T) {
 	}
 }
 
+// After a lost race the agent jumps to a free address chosen uniformly, not
+// to the free address behind a random place of the pool: in a filling pool
+// that is the first address after the longest claimed run, where another
+// agent is allocating.
+func TestScatterChoosesAmongFreeAddressesUniformly(t *testing.T) {
+	x := NewIndex("node")
+	x.SetPool(testPool("10.6.1.1-10.6.1.200"))
+	// Free: .1–.9 and .200; .10–.199 claimed (a front at .200).
+	for i := 10; i < 200; i++ {
+		x.Done(netip.AddrFrom4([4]byte{10, 6, 1, byte(i)}), true)
+	}
+	front := netip.MustParseAddr("10.6.1.200")
+	hits := 0
+	const trials = 2000
+	for range trials {
+		x.Scatter("p")
+		a, ok, err := x.Next("p")
+		if err != nil || !ok {
+			t.Fatalf("Next: %v, %v", ok, err)
+		}
+		x.Done(a, false)
+		if a == front {
+			hits++
+		}
+	}
+	// Uniform over the 10 free addresses, .200 is among the four next
+	// candidates of 4 of them: 10 % of tries. A random place of the pool
+	// reaches it from 190 of 200 places: about 24 %.
+	if hits > trials*16/100 {
+		t.Errorf("after Scatter, Next gave the address behind the claimed run %d times of %d, want about 10 %%", hits, trials)
+	}
+}
+
 // An address passed over stays in line: the cursor moves past the first
 // candidate only, and what is in flight is never offered twice.
 func TestNextOffersEveryAddressOnceWhileInFlight(t *testing.T) {

@@ -23,6 +23,10 @@ type config struct {
 	keepLogs                     bool   // keep the clusters' logs even when all went well
 	realNodes                    bool   // kubelet + containerd nodes, ipkeeper from its chart
 	maxPods                      int    // real nodes' kubelet maxPods; 0: the kubelet's default
+	ipamPath                     bool   // the IPAM-path run (test/ipampath) instead of the scale run
+	ipamPods, concurrency        int    // its pods and plugin calls in flight per node
+	profileDir                   string // with ipamPath: CPU profiles of the first ipkeeper run's phases
+	whole16                      bool   // with ipamPath: the pool is a whole /16 (65,534 addresses), one pod per address
 	args                         []string
 }
 
@@ -34,6 +38,11 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.nodes, "nodes", 10, "nodes (simulated unless -real-nodes)")
 	fs.BoolVar(&cfg.realNodes, "real-nodes", false, "real nodes (kubelet, containerd, Multus; pods run the pause image), ipkeeper installed by its chart; host-local on the same kind of nodes")
 	fs.IntVar(&cfg.maxPods, "max-pods", 0, "with -real-nodes, every kubelet's maxPods (0: the kubelet's default, 110)")
+	fs.BoolVar(&cfg.ipamPath, "ipam-path", false, "the IPAM-path run: the IPAM plugin called directly as a kubelet would for bare pods, ipkeeper against host-local on one cluster (make bench-ipam)")
+	fs.IntVar(&cfg.ipamPods, "pods", 1000, "with -ipam-path, the pods (and the pool's addresses)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 5, "with -ipam-path, plugin calls in flight per node")
+	fs.StringVar(&cfg.profileDir, "profile", "", "with -ipam-path, write Go CPU profiles (API server, node1's agent) of the first ipkeeper ADD and DEL phases into this directory")
+	fs.BoolVar(&cfg.whole16, "whole-16", false, "with -ipam-path, a pool of a whole /16 ("+fmt.Sprint(whole16Size)+" addresses, 10.7.0.0/16) filled to the last address by as many pods and emptied again; ipkeeper only")
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")
 	modes := fs.String("modes", modeIpkeeper+","+modeHostLocal, "IPAM modes to run, in order")
@@ -59,6 +68,12 @@ func parseFlags(args []string) (config, error) {
 const maxPods = 100 * 256
 
 func (c config) validate() error {
+	if c.ipamPath {
+		return c.validateIPAMPath()
+	}
+	if c.whole16 {
+		return errors.New("-whole-16 needs -ipam-path")
+	}
 	switch {
 	case c.nodes < 1:
 		return errors.New("-nodes must be at least 1")
@@ -96,3 +111,26 @@ func (c config) kubeletMaxPods() int {
 // hostLocalPerNode is half a node's host-local /24, so that during
 // re-create the old and the new pods of a node both fit.
 const hostLocalPerNode = 254 / 2
+
+func (c config) validateIPAMPath() error {
+	switch {
+	case c.nodes < 1 || c.rounds < 1:
+		return errors.New("-nodes and -rounds must be at least 1")
+	case c.whole16 && (c.ipamPods != whole16Size || slices.Contains(c.modes, modeHostLocal)):
+		return fmt.Errorf("-whole-16 takes -pods %d -modes %s", whole16Size, modeIpkeeper)
+	case !c.whole16 && c.ipamPods > maxPods:
+		return fmt.Errorf("%d pods do not fit the bench pool (at most %d)", c.ipamPods, maxPods)
+	case c.ipamPods < 1 || c.concurrency < 1:
+		return fmt.Errorf("-pods must be 1 to %d and -concurrency at least 1", maxPods)
+	case c.realNodes:
+		return errors.New("-ipam-path runs on simulated nodes")
+	case slices.Contains(c.modes, modeHostLocal) && c.ipamPods > c.nodes*253:
+		return fmt.Errorf("%d pods do not fit %d nodes' host-local ranges (253 each)", c.ipamPods, c.nodes)
+	}
+	for _, m := range c.modes {
+		if m != modeIpkeeper && m != modeHostLocal {
+			return fmt.Errorf("unknown mode %q (supported: %s, %s)", m, modeIpkeeper, modeHostLocal)
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@
 //
 //	go run ./test/bench -nodes 10 -deployments 100 -replicas 10   # make bench
 //	go run ./test/bench -nodes 2 -deployments 10 -replicas 10     # make bench-quick
+//	go run ./test/bench -ipam-path -nodes 10 -pods 1000 -rounds 2  # make bench-ipam
 //
 // It needs root (network namespaces) and the binaries of the local cluster
 // (hack/build-k8s.sh, built on first use). It exits non-zero when a phase
@@ -31,6 +32,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if cfg.ipamPath {
+		rep, err := runIPAMPath(ctx, cfg)
+		if rep != nil {
+			printPathSummary(rep)
+			if werr := writePathResults(cfg.out, rep); werr != nil {
+				fmt.Fprintln(os.Stderr, "bench:", werr)
+				os.Exit(1)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := run(ctx, cfg)
 	if rep != nil {
 		printSummary(os.Stdout, rep)

@@ -38,14 +38,28 @@ func poolRange(n int) (netip.Addr, netip.Addr) {
 	return poolFirst, netip.AddrFrom4(b)
 }
 
+// The -whole-16 pool: every address of a /16 of its own, clear of the
+// underlay (no packet is sent: the IPAM path runs no main plugin).
+const (
+	whole16Subnet = "10.7.0.0/16"
+	whole16Range  = "10.7.0.1-10.7.255.254"
+	whole16Size   = 65534
+)
+
 // createPool creates the bench pool with n addresses and waits until the
 // controller reports exactly n in its status.
 func (e *env) createPool(ctx context.Context, n int) error {
 	first, last := poolRange(n)
+	return e.createPoolOf(ctx, underlaySubnet, first.String()+"-"+last.String(), n)
+}
+
+// createPoolOf creates the bench pool of subnet with the ips range and waits
+// until the controller reports n addresses in its status.
+func (e *env) createPoolOf(ctx context.Context, subnet, ips string, n int) error {
 	pool := &v2beta1.SpiderIPPool{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v2beta1.GroupVersion.String(), Kind: "SpiderIPPool"},
 		ObjectMeta: metav1.ObjectMeta{Name: benchPool},
-		Spec:       v2beta1.SpiderIPPoolSpec{Subnet: underlaySubnet, IPs: []string{first.String() + "-" + last.String()}},
+		Spec:       v2beta1.SpiderIPPoolSpec{Subnet: subnet, IPs: []string{ips}},
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pool)
 	if err != nil {

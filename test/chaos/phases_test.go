@@ -30,6 +30,7 @@ const churnWorkers = 4
 // pod watch go on until the test ends.
 func (r *run) churnAndFaults() {
 	bg := r.t.Context()
+	r.kubelet = r.startKubelet()
 	r.watchPods(bg)
 	go r.sample(bg, time.Second)
 	go r.progress(bg, 10*time.Second)
@@ -46,6 +47,9 @@ func (r *run) churnAndFaults() {
 		gapMin, gapMax = 10*time.Second, 40*time.Second
 	}
 	wg.Go(func() { r.faults(ctx, gapMin, gapMax) })
+	if r.kubelet != nil {
+		wg.Go(func() { r.kubelet.run(ctx) })
+	}
 
 	deadline := time.Now().Add(r.limit)
 	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
@@ -93,8 +97,10 @@ func (r *run) quiet() {
 		}
 		in, err := r.snapshot(ctx)
 		if err != nil {
-			unsettled = err.Error()
-			return false, nil
+			if unsettled == "" {
+				unsettled = err.Error()
+			}
+			return false, nil // the last reason seen stays the one reported
 		}
 		r.final = audit.Check(in)
 		unsettled = settled(in, r.deployments)
@@ -103,8 +109,38 @@ func (r *run) quiet() {
 	r.quietTime = time.Since(begin)
 	if err != nil {
 		r.settledErr = fmt.Errorf("not settled after %s: %s", quietLimit, unsettled)
+		r.dumpUnsettled(ctx)
 	}
 	t.Logf("chaos: quiet after %s; %d findings", r.quietTime.Round(time.Second), len(r.final))
+}
+
+// dumpUnsettled logs what the settling check saw last, so that a cluster
+// that did not settle can be understood after it is gone: every StatefulSet's
+// status and every pod that is not Running or is being deleted.
+func (r *run) dumpUnsettled(ctx context.Context) {
+	in, err := r.snapshot(ctx)
+	if err != nil {
+		r.t.Logf("chaos: unsettled: %v", err)
+		return
+	}
+	for i := range in.StatefulSets {
+		s := &in.StatefulSets[i]
+		r.t.Logf("chaos: unsettled: statefulset %s replicas %d: status replicas %d ready %d current %d updated %d, observed generation %d of %d",
+			s.Name, *s.Spec.Replicas, s.Status.Replicas, s.Status.ReadyReplicas, s.Status.CurrentReplicas, s.Status.UpdatedReplicas,
+			s.Status.ObservedGeneration, s.Generation)
+	}
+	for i := range in.Pods {
+		p := &in.Pods[i]
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			continue
+		}
+		owner := ""
+		if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
+			owner = ref.Kind + "/" + ref.Name
+		}
+		r.t.Logf("chaos: unsettled: pod %s uid %s owner %q node %q phase %s deleting %v ip %q created %s",
+			p.Name, p.UID, owner, p.Spec.NodeName, p.Status.Phase, p.DeletionTimestamp, p.Status.PodIP, p.CreationTimestamp.UTC().Format(time.RFC3339))
+	}
 }
 
 // nudge touches every ReplicaSet and StatefulSet of the run with an

@@ -38,6 +38,8 @@ type report struct {
 	Findings    []audit.Finding
 	Settled     string
 	Nodes       int
+	// Kubelet sums up the kubelet stream; empty when it was off.
+	Kubelet string
 }
 
 func (r *run) report() report {
@@ -57,8 +59,16 @@ func (r *run) report() report {
 		Allocations: r.allocations(), Churn: r.churnEnd.Sub(r.begin), Quiet: r.quietTime, Total: time.Since(r.begin),
 		Kills: snapshot(&r.counts.Kills), Exits: snapshot(&r.counts.Exits), FaultErrors: snapshot(&r.counts.FaultErrors), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
 		Samples: r.counts.Samples.Load(), Paused: r.counts.SamplesPaused.Load(), Duplicates: r.counts.Duplicates.Load(),
-		Leaks: leaks, Findings: r.final, Settled: settled, Nodes: len(r.env.Nodes),
+		Leaks: leaks, Findings: r.final, Settled: settled, Nodes: len(r.env.Nodes), Kubelet: r.kubelet.summary(),
 	}
+}
+
+func (k *kubelet) summary() string {
+	if k == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d pods (%d at a time per node): ADD retried %d times, DEL %d; sandboxes re-created %d (other addresses given: %d), lost with no DEL %d, pods given up %d",
+		k.Pods.Load(), *flagKubelet, k.AddRetries.Load(), k.DelRetries.Load(), k.Restarts.Load(), k.Mismatches.Load(), k.Lost.Load(), k.GaveUp.Load())
 }
 
 // chaosArgs are the -chaos.* flags the test binary was given.
@@ -156,6 +166,9 @@ func (p report) markdown() string {
 		acts = append(acts, fmt.Sprintf("%s %d (%d failed)", k, p.Actions[k], p.Errors[k]))
 	}
 	w("| churn actions | %s |\n", strings.Join(acts, ", "))
+	if p.Kubelet != "" {
+		w("| kubelet stream (bare pods whose CNI calls the run makes) | %s |\n", p.Kubelet)
+	}
 	w("| duplicate samples (1/s pod list) | %d taken, %d paused (API down) |\n", p.Samples, p.Paused)
 	w("| **duplicates** (an address on two live pods) | **%d** |\n", p.Duplicates)
 	w("| **leaks** (claim without a live holder after the GC window) | **%d** |\n", p.Leaks)
@@ -180,7 +193,18 @@ controller marks them NotReady, then started again). The churn: Deployments
 scaled and their pods deleted at once, single pods deleted and force-deleted,
 StatefulSets scaled, restarted, and re-created with ` + "`--cascade=orphan`" + `, a pool's
 range edited (the webhook refuses to drop an address in use: counted as a
-failed action), SpiderReservedIPs created and deleted.
+failed action), SpiderReservedIPs created and deleted. Beside them, the
+kubelet stream (` + "`-chaos.kubelet`" + ` pods at a time per node): bare pods bound
+to a node whose sandboxes the run sets up itself, running the CNI plugin as a
+kubelet and its runtime would (test/ipampath: ADD, a failed ADD torn down with
+DEL and retried on a new sandbox, the addresses written into the pod's
+status), each ended one of four ways: deleted gracefully (DEL after its
+grace), force-deleted (DEL after the pod is gone), its sandbox re-created
+while it lives (the new sandbox must get the same addresses), or lost with its
+runtime (no DEL ever: the collector releases it). They cost no scheduler,
+ReplicaSet controller or simulated container, so most of a long run's
+allocations are theirs; every one goes through the same agents, API server
+and etcd that the faults kill.
 
 - **allocations**: pod incarnations (UIDs) seen with an address, by a watch
   of pods; a lower bound (incarnations that lived only while the API server
@@ -188,7 +212,9 @@ failed action), SpiderReservedIPs created and deleted.
 - **duplicates**: every second the driver lists the pods (one consistent
   snapshot) and counts addresses shown by two live pods (not Succeeded or
   Failed, not deleted past their grace period); a list that fails (API
-  server or etcd down) is a paused sample.
+  server or etcd down) is a paused sample. Besides, every address a
+  kubelet-stream ADD returns is checked at once against those the live
+  kubelet-stream pods hold.
 - After the churn: every process up, every node Ready; then, within 5
   minutes, every workload must be at its replicas with Running pods and
   ` + "`internal/audit`" + ` must find nothing: no duplicate, no claim without a

@@ -59,6 +59,8 @@ type run struct {
 	churnEnd    time.Time
 	quietTime   time.Duration
 	settledErr  error
+	// kubelet is the stream of pods whose CNI calls the run makes; nil when off.
+	kubelet *kubelet
 }
 
 // counts are the run's figures, reported at the end.
@@ -152,12 +154,15 @@ func (r *run) watchPods(ctx context.Context) {
 	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
 }
 
-// countInFlight recomputes the pods pending or terminating from the
-// informer's store.
+// countInFlight recomputes the workloads' pods pending or terminating from
+// the informer's store.
 func (r *run) countInFlight() {
 	n := 0
 	for _, obj := range r.podStore.List() {
 		p := obj.(*corev1.Pod)
+		if isKubeletPod(p) {
+			continue // the kubelet stream bounds its own
+		}
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodPending {
 			n++
 		}
@@ -189,15 +194,20 @@ func (r *run) sample(ctx context.Context, interval time.Duration) {
 		r.counts.Samples.Add(1)
 		r.countInFlight()
 		for _, f := range audit.Duplicates(pods.Items, time.Now()) {
-			key := f.Address + " " + f.Object
-			r.mu.Lock()
-			if _, seen := r.dups[key]; !seen {
-				r.dups[key] = f
-				r.counts.Duplicates.Add(1)
-				r.t.Logf("chaos: DUPLICATE %s", f)
-			}
-			r.mu.Unlock()
+			r.duplicate(f)
 		}
+	}
+}
+
+// duplicate records a duplicate address, once per address and pods.
+func (r *run) duplicate(f audit.Finding) {
+	key := f.Address + " " + f.Object
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, seen := r.dups[key]; !seen {
+		r.dups[key] = f
+		r.counts.Duplicates.Add(1)
+		r.t.Logf("chaos: DUPLICATE %s", f)
 	}
 }
 
@@ -223,7 +233,11 @@ func (r *run) line() string {
 	for _, k := range sortedKeys(kills) {
 		ks += fmt.Sprintf(" %s=%d", k, kills[k])
 	}
-	return fmt.Sprintf("[%s] %d allocations (%.1f/s), %d pods in flight, samples %d (paused %d), duplicates %d, kills:%s",
-		el.Round(time.Second), n, float64(n)/el.Seconds(), r.inFlight(), r.counts.Samples.Load(), r.counts.SamplesPaused.Load(),
+	kubelet := ""
+	if r.kubelet != nil {
+		kubelet = fmt.Sprintf(" (kubelet stream: %d pods)", r.kubelet.Pods.Load())
+	}
+	return fmt.Sprintf("[%s] %d allocations (%.1f/s)%s, %d pods in flight, samples %d (paused %d), duplicates %d, kills:%s",
+		el.Round(time.Second), n, float64(n)/el.Seconds(), kubelet, r.inFlight(), r.counts.Samples.Load(), r.counts.SamplesPaused.Load(),
 		r.counts.Duplicates.Load(), ks)
 }

@@ -185,11 +185,16 @@ func (r *run) deleteDeploymentPods(ctx context.Context, rnd *rand.Rand) error {
 }
 
 func (r *run) deletePod(ctx context.Context, rnd *rand.Rand, force bool) error {
-	pods := r.podStore.List()
+	var pods []*corev1.Pod
+	for _, obj := range r.podStore.List() {
+		if p := obj.(*corev1.Pod); !isKubeletPod(p) { // the kubelet stream ends its own
+			pods = append(pods, p)
+		}
+	}
 	if len(pods) == 0 {
 		return nil
 	}
-	p := pods[rnd.IntN(len(pods))].(*corev1.Pod)
+	p := pods[rnd.IntN(len(pods))]
 	opts := metav1.DeleteOptions{}
 	if force {
 		opts.GracePeriodSeconds = new(int64(0))

@@ -40,6 +40,10 @@ func profiles(t testing.TB) []profile {
 		}},
 		{name: "statefulset-off", args: []string{"--set", "ipam.enableStatefulSet=false"}},
 		{name: "subnet-off", args: []string{"--set", "ipam.spiderSubnet.enable=false"}},
+		{name: "detection", args: []string{
+			"--set", "ipam.enableIPConflictDetection=true", "--set", "ipam.ipConflictDetectionTimeoutMs=300",
+			"--set", "ipam.enableGatewayDetection=true", "--set", "ipam.gatewayDetectionTimeoutMs=1500",
+		}},
 		{name: "provided-tls", args: []string{
 			"--set", "spiderpoolController.tls.method=provided",
 			"--set", "spiderpoolController.tls.provided.tlsCert=" + cert,

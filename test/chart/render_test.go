@@ -28,6 +28,10 @@ enableSpiderSubnet: true
 enableAutoPoolForApplication: true
 clusterSubnetDefaultFlexibleIPNumber: 1
 autoPoolWaitSeconds: 30
+enableIPConflictDetection: false
+ipConflictDetectionTimeoutMs: 200
+enableGatewayDetection: false
+gatewayDetectionTimeoutMs: 1000
 multusNamespace: kube-system
 gc:
   enabled: true
@@ -55,6 +59,10 @@ func TestConfig(t *testing.T) {
 		{"statefulset-off", func(c map[string]any) { c["enableStatefulSet"] = false }},
 		// Automatic pools are carved from subnets: they go with them.
 		{"subnet-off", func(c map[string]any) { c["enableSpiderSubnet"], c["enableAutoPoolForApplication"] = false, false }},
+		{"detection", func(c map[string]any) {
+			c["enableIPConflictDetection"], c["ipConflictDetectionTimeoutMs"] = true, float64(300)
+			c["enableGatewayDetection"], c["gatewayDetectionTimeoutMs"] = true, float64(1500)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {

@@ -16,8 +16,8 @@ func TestSchemaRefuses(t *testing.T) {
 		want []string
 	}{
 		{"ipam.enableKubevirtStaticIP=true", []string{"/ipam/enableKubevirtStaticIP", "ipkeeper does not implement static IPs for KubeVirt"}},
-		{"ipam.enableIPConflictDetection=true", []string{"/ipam/enableIPConflictDetection", "ipkeeper does not implement IP conflict detection"}},
-		{"ipam.enableGatewayDetection=true", []string{"/ipam/enableGatewayDetection", "ipkeeper does not implement gateway detection"}},
+		{"ipam.ipConflictDetectionTimeoutMs=0", []string{"/ipam/ipConflictDetectionTimeoutMs", "minimum"}},
+		{"ipam.gatewayDetectionTimeoutMs=60000", []string{"/ipam/gatewayDetectionTimeoutMs", "maximum"}},
 		{"multus.multusCNI.install=true", []string{"/multus/multusCNI/install", "ipkeeper does not implement installing Multus"}},
 		{"multus.multusCNI.defaultCniCRName=1", []string{"/multus/multusCNI/defaultCniCRName"}},
 		{"coordinator.mode=overlay", []string{"/coordinator/mode", "underlay"}},

@@ -19,18 +19,19 @@ import (
 
 // startAgent runs an ipkeeper-agent process for node n listening on
 // socketPath, waits until it is ready, and returns a function that stops it
-// with SIGTERM (idempotent; also called at the end of the test). The agent
+// with SIGTERM (idempotent; also called at the end of the test); args are
+// added to the agent's command line. The agent
 // keeps its state in the API server: starting one again for the same node
 // is an agent restart that finds what the previous one claimed.
-func startAgent(t *testing.T, n *node, socketPath string) (stop func()) {
+func startAgent(t *testing.T, n *node, socketPath string, args ...string) (stop func()) {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "agent.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(pluginDir, "ipkeeper-agent"), "--node-name", n.name, "--socket", socketPath,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	args = append([]string{"--node-name", n.name, "--socket", socketPath, "--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)
+	cmd := exec.Command(filepath.Join(pluginDir, "ipkeeper-agent"), args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kube.kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	err = cmd.Start()

@@ -454,11 +454,14 @@ func testPoolStatusAfterABurst(t *testing.T) {
 		}
 		return ptr.Deref(got.Status.AllocatedIPCount, -1) == 300 && ptr.Deref(got.Status.TotalIPCount, -1) == 500, nil
 	})
-	// A burst of 300 claims costs a few status writes, not 300: 15 on a quiet
-	// machine, 31 seen on a loaded one (each write's own pool event starts a
-	// reconcile at once, so writes follow the burst's length; issue 16).
-	if n := statusWrites(t) - before; n > 50 {
-		t.Errorf("%v pool status writes for a burst of 300 claims, want batching (≤ 50)", n)
+	// A burst of 300 claims costs a few status writes, not 300: one per
+	// batch (500 ms) while it lasts. The status write's own pool event joins
+	// the batch; when it started a reconcile at once, writes followed the
+	// round trips instead (15 quiet, 31 loaded; issue 16).
+	n := statusWrites(t) - before
+	t.Logf("%v pool status writes for a burst of 300 claims", n)
+	if n > 12 {
+		t.Errorf("%v pool status writes for a burst of 300 claims, want one per batch (≤ 12)", n)
 	}
 }
 

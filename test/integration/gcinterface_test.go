@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -99,5 +100,65 @@ func TestIntegrationGCDeletesTheEndpointWithAStatefulSetPodsLastClaim(t *testing
 	gcAssertKept(t, claims[0])
 	if err := env.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db-0"}, &v2beta1.SpiderEndpoint{}); err != nil {
 		t.Fatalf("the endpoint of db-0, whose ordinal is still there: %v", err)
+	}
+}
+
+// The endpoints a release interrupted between its two writes leaves behind
+// (the claim deleted, the releaser killed before the endpoint went): a
+// StatefulSet pod's whose ordinal was scaled away, and one of a pod that never
+// existed. The collector's sweep deletes both; the endpoint whose claim is
+// kept for its ordinal, and the endpoint of a live pod not yet holding a
+// claim (its ADD in flight), stay (issue 13, the chaos run's finding).
+func TestIntegrationGCDeletesEndpointsNoClaimBacks(t *testing.T) {
+	const ns, pool = "gc-stale-ep", "gc-stale-ep"
+	namespace(t, ns)
+	gcCleanClaims(t, pool)
+	ctx := t.Context()
+
+	db := gcStatefulSet(ns, "db", 2, nil)
+	mustCreate(t, db)
+	pods := gcStatefulSetPods(t, db, 2)
+	claims := gcStsClaims(t, pool, "10.9.7", db, pods)
+	endpoint := func(name string, uid types.UID, addr string) *v2beta1.SpiderEndpoint {
+		addr += "/16"
+		return &v2beta1.SpiderEndpoint{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Status: v2beta1.SpiderEndpointStatus{
+				Current:             v2beta1.PodIPAllocation{UID: uid, Node: "gc-node", IPs: []v2beta1.IPAllocationDetail{{Interface: "eth0", IPv4: &addr, IPv4Pool: ptr.To(pool)}}},
+				OwnerControllerType: "StatefulSet", OwnerControllerName: "db",
+			},
+		}
+	}
+	for i, p := range pods {
+		mustCreate(t, endpoint(p.Name, p.UID, claims[i].Spec.Address))
+	}
+	live := gcPod(ns, "live")
+	mustCreate(t, live, endpoint("never-existed", "uid-of-nobody", "10.9.7.100"))
+	mustCreate(t, endpoint("live", live.UID, "10.9.7.101"))
+
+	// db-1 is scaled away and its claim released by a releaser that died
+	// before deleting the endpoint: the collector is not running yet.
+	gcScale(t, db, 1)
+	poll(t, 30*time.Second, "pod db-1 gone", func(ctx context.Context) (bool, error) {
+		err := env.client.Get(ctx, client.ObjectKeyFromObject(pods[1]), &corev1.Pod{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+	if err := env.client.Delete(ctx, claims[1]); err != nil {
+		t.Fatal(err)
+	}
+
+	gcStart(t)
+	for _, name := range []string{"db-1", "never-existed"} {
+		poll(t, gcWindow, "the stale endpoint "+name+" deleted", func(ctx context.Context) (bool, error) {
+			err := env.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &v2beta1.SpiderEndpoint{})
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		})
+	}
+	gcWaitFullScan(t)
+	gcAssertKept(t, claims[0])
+	for _, name := range []string{"db-0", "live"} {
+		if err := env.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &v2beta1.SpiderEndpoint{}); err != nil {
+			t.Errorf("the endpoint of %s, which a claim or a live pod backs: %v", name, err)
+		}
 	}
 }

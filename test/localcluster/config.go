@@ -98,6 +98,9 @@ type Config struct {
 	// simulator (for example the ipkeeper agent). They see the node's view of
 	// /etc/cni/net.d, /run/spidernet and /var/lib/cni.
 	NodeProcesses func(n Node) []Process
+	// APIServerArgs replace kube-apiserver's flags of the same name or are
+	// added (--profiling=true for the bench's profiles, say).
+	APIServerArgs []string
 	// ControllerManagerArgs are appended to kube-controller-manager's flags.
 	ControllerManagerArgs []string
 	// Progress receives one line per step; nil discards them.

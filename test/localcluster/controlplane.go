@@ -71,6 +71,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		"--cert-dir=" + filepath.Join(c.cfg.StateDir, "pki", "apiserver-generated"),
 	}
 	argv = withFlags(argv, c.realNodeAPIServerFlags())
+	argv = withFlags(argv, c.cfg.APIServerArgs)
 	info, err := c.spawn(Process{Name: "kube-apiserver", Argv: argv}, tierAPI, 0)
 	if err != nil {
 		return err

@@ -51,7 +51,7 @@ type Ipkeeper struct {
 // node's /run/spidernet, metrics on a free port), and the controller with its
 // webhooks on a free port of 127.0.0.1.
 func (ik Ipkeeper) Apply(cfg *Config) error {
-	ports, err := freePorts(3 + maxNodes)
+	ports, err := freePorts(3 + 2*maxNodes)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,8 @@ func (ik Ipkeeper) Apply(cfg *Config) error {
 			Name: "ipkeeper-agent-" + n.Name,
 			Argv: []string{ik.Agent, "--node-name", n.Name,
 				"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[3+n.Index-1]),
-				"--health-probe-bind-address", "0"},
+				"--health-probe-bind-address", "0",
+				"--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[3+maxNodes+n.Index-1])},
 			Env: []string{kubeconfig},
 		}}
 	}
@@ -109,6 +110,22 @@ func (c *Cluster) AgentMetricsAddress(node string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no agent on node %s", node)
+}
+
+// AgentPprofAddress returns where the agent of node serves Go's
+// /debug/pprof (simulated nodes).
+func (c *Cluster) AgentPprofAddress(node string) (string, error) {
+	if c.cfg.NodeProcesses == nil {
+		return "", fmt.Errorf("cluster runs no agents")
+	}
+	for _, p := range c.cfg.NodeProcesses(mustNode(c, node)) {
+		for i, a := range p.Argv {
+			if a == "--pprof-bind-address" && i+1 < len(p.Argv) {
+				return p.Argv[i+1], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no agent profiling on node %s", node)
 }
 
 // ControllerMetricsAddress returns where the ipkeeper controller serves

@@ -79,6 +79,7 @@ func TestRealNodes(t *testing.T) {
 	t.Run("agent deleted during pod starts", func(t *testing.T) { checkAgentDeletedDuringPodStarts(t, env) })
 	t.Run("coordinator service and node", func(t *testing.T) { checkCoordinator(t, env) })
 	t.Run("coordinator multi-nic", func(t *testing.T) { checkCoordinatorMultiNIC(t, env) })
+	t.Run("ip conflict and gateway detection", func(t *testing.T) { checkDetection(t, env) })
 	t.Run("kubectl ipkeeper check", func(t *testing.T) { checkNothingLeakedOrDoubled(t, env) })
 	// Last: it removes ipkeeper.
 	t.Run("helm uninstall", func(t *testing.T) { checkHelmUninstall(t, env) })

@@ -29,6 +29,35 @@ const ConditionSpiderpoolImported = "SpiderpoolImported"
 // another IPAM's records; its value names that IPAM, e.g. spiderpool.
 const AnnotationImportedFrom = "ipkeeper.io/imported-from"
 
+// OwnerKindQuarantine is spec.owner.kind of a quarantine claim: one that no
+// pod holds, set on an address another host on the network answered for
+// (IP-conflict detection). Its spec.holder is empty.
+const OwnerKindQuarantine = "Quarantine"
+
+// LabelQuarantined is set to "true" on quarantine claims, so that they can
+// be listed with a label selector.
+const LabelQuarantined = "ipkeeper.io/quarantined"
+
+// ClaimQuarantine says why an address is kept from every pod.
+type ClaimQuarantine struct {
+	// reason is a CamelCase word, e.g. IPConflict.
+	// +required
+	Reason string `json:"reason"`
+
+	// hardwareAddress is the link-layer address of the host that answered
+	// for the address.
+	// +optional
+	HardwareAddress string `json:"hardwareAddress,omitempty"`
+
+	// detectedBy is the pod (namespace/name) whose probe found the conflict.
+	// +optional
+	DetectedBy string `json:"detectedBy,omitempty"`
+
+	// since is when the address was quarantined.
+	// +required
+	Since metav1.Time `json:"since"`
+}
+
 // ClaimHolder is the pod holding an address.
 type ClaimHolder struct {
 	// namespace of the pod.
@@ -104,6 +133,13 @@ type IPClaimSpec struct {
 	// StatefulSet; the claim follows the ordinal across pod restarts.
 	// +optional
 	Ordinal *int32 `json:"ordinal,omitempty"`
+
+	// quarantine, when set, keeps the address from every pod: another host
+	// answered for it. holder is empty and owner.kind is Quarantine; the
+	// garbage collector never releases it. Deleting the claim (kubectl
+	// ipkeeper unquarantine) gives the address back to its pool.
+	// +optional
+	Quarantine *ClaimQuarantine `json:"quarantine,omitempty"`
 }
 
 // IPClaim records that one address is held. Its name is derived from the
@@ -120,6 +156,7 @@ type IPClaimSpec struct {
 // +kubebuilder:printcolumn:name="INTERFACE",type=string,JSONPath=".spec.holder.interface"
 // +kubebuilder:printcolumn:name="NODE",type=string,JSONPath=".spec.node"
 // +kubebuilder:printcolumn:name="OWNER",type=string,JSONPath=".spec.owner.kind",priority=10
+// +kubebuilder:printcolumn:name="CONFLICT-MAC",type=string,JSONPath=".spec.quarantine.hardwareAddress",priority=10
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=".metadata.creationTimestamp"
 type IPClaim struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -137,4 +174,9 @@ type IPClaimList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []IPClaim `json:"items"`
+}
+
+// Quarantined reports whether the claim keeps its address from every pod.
+func (c *IPClaim) Quarantined() bool {
+	return c.Spec.Quarantine != nil
 }

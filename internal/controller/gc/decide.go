@@ -42,6 +42,9 @@ const (
 	KeepPodTerminating = "pod_terminating"
 	KeepOrdinal        = spiderpool.SlotKept
 	KeepRetained       = spiderpool.SlotRetained
+	// KeepQuarantined: no pod holds a quarantine claim; only an operator
+	// clears it (docs/ip-conflict.md).
+	KeepQuarantined = "quarantined"
 )
 
 // Decide says whether claim is to be released, given its holder pod and, for
@@ -57,7 +60,11 @@ const (
 // Once the ordinal is gone, or for any other claim, the claim is released when
 // its holder incarnation is gone: no pod, a pod with another UID, a
 // Succeeded/Failed pod, or a pod terminating past its deadline plus the margin.
+// A quarantine claim has no holder and is always kept.
 func Decide(claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *appsv1.StatefulSet, now time.Time, cfg Config) (release bool, reason string, requeueAfter time.Duration) {
+	if claim.Quarantined() {
+		return false, KeepQuarantined, 0
+	}
 	if !cfg.EnableStatefulSet || claim.Spec.Owner.Kind != spiderpool.KindStatefulSet {
 		return holderGone(claim, pod, now, cfg.TerminatingMargin)
 	}

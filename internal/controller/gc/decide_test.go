@@ -230,3 +230,16 @@ func checkDecide(t *testing.T, claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *ap
 			claim.Spec.Owner.Kind, cfg.EnableStatefulSet, release, reason, after, w.release, w.reason, w.after)
 	}
 }
+
+// A quarantine claim names no pod: "no pod" must not read as "pod gone".
+func TestDecideKeepsAQuarantineClaim(t *testing.T) {
+	c := claimOf("", v1alpha1.OwnerKindQuarantine, "IPConflict", nil)
+	c.Spec.Holder = v1alpha1.ClaimHolder{}
+	c.Spec.Quarantine = &v1alpha1.ClaimQuarantine{Reason: "IPConflict", Since: metav1.NewTime(t0)}
+	for _, cfg := range []Config{{EnableStatefulSet: true, TerminatingMargin: margin}, {TerminatingMargin: margin}} {
+		release, reason, after := Decide(c, nil, nil, t0.Add(24*time.Hour), cfg)
+		if release || reason != KeepQuarantined || after != 0 {
+			t.Fatalf("Decide = %v, %q, %v; want kept, %q", release, reason, after, KeepQuarantined)
+		}
+	}
+}

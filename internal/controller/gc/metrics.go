@@ -9,8 +9,9 @@ import (
 // metrics are the collector's Prometheus series. Names match the dashboards
 // in docs/; change both together.
 type metrics struct {
-	released *prometheus.CounterVec
-	scans    prometheus.Counter
+	released         *prometheus.CounterVec
+	scans            prometheus.Counter
+	endpointsDeleted prometheus.Counter
 }
 
 // newMetrics registers the series with reg, or takes the ones already there
@@ -24,6 +25,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "ipkeeper_gc_scans_total",
 		Help: "Full passes of the garbage collector over every claim.",
 	})
+	endpointsDeleted := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ipkeeper_gc_endpoints_deleted_total",
+		Help: "SpiderEndpoints deleted by the garbage collector's sweep: no claim backed them and their pod was gone.",
+	})
 	var err error
 	m := &metrics{}
 	if m.released, err = register(reg, released); err != nil {
@@ -35,6 +40,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.released.WithLabelValues(r)
 	}
 	if m.scans, err = register(reg, scans); err != nil {
+		return nil, err
+	}
+	if m.endpointsDeleted, err = register(reg, endpointsDeleted); err != nil {
 		return nil, err
 	}
 	return m, nil

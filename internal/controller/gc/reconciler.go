@@ -127,6 +127,9 @@ func (r *Reconciler) check(ctx context.Context, cached *v1alpha1.IPClaim) (time.
 
 // decide reads the claim's holder pod and StatefulSet from rd and decides.
 func (r *Reconciler) decide(ctx context.Context, rd client.Reader, claim *v1alpha1.IPClaim, opts ...client.GetOption) (bool, string, time.Duration, error) {
+	if claim.Quarantined() {
+		return false, KeepQuarantined, 0, nil
+	}
 	h := claim.Spec.Holder
 	var sts *appsv1.StatefulSet
 	if r.EnableStatefulSet && claim.Spec.Owner.Kind == spiderpool.KindStatefulSet {

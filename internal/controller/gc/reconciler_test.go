@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/controller"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
@@ -40,6 +42,9 @@ func testScheme(t *testing.T) *runtime.Scheme {
 		t.Fatal(err)
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := v2beta1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -388,5 +393,36 @@ func TestMetricsRegisterTwice(t *testing.T) {
 	b.scans.Inc()
 	if got := value(t, a.scans); got != 1 {
 		t.Errorf("a second collector counts into the first one's series: got %v, want 1", got)
+	}
+}
+
+// The sweep decides on the cache's claims and a live read of the pod: a pod
+// the cache has not seen yet keeps its endpoint, and so does a claim the
+// cache holds.
+func TestSweepEndpoints(t *testing.T) {
+	ep := func(name string) *v2beta1.SpiderEndpoint {
+		return &v2beta1.SpiderEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: k8stypes.UID("ep-" + name)}}
+	}
+	api := fakeClient(t, nil, ep("stale"), ep("claimed"), ep("new-pod"), podOf("new-pod"),
+		named("10.9.0.1", claimOf("claimed", spiderpool.KindStatefulSet, "web", ptr.To[int32](0))))
+	cache := fakeClient(t, nil, named("10.9.0.1", claimOf("claimed", spiderpool.KindStatefulSet, "web", ptr.To[int32](0))))
+	r := newTestReconciler(t, clocktesting.NewFakePassiveClock(t0), api, cache)
+	deleted, err := r.sweepEndpoints(testContext(t))
+	if err != nil || deleted != 1 {
+		t.Fatalf("sweepEndpoints = %d, %v; want 1, nil", deleted, err)
+	}
+	var list v2beta1.SpiderEndpointList
+	if err := api.List(t.Context(), &list); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range list.Items {
+		left = append(left, e.Name)
+	}
+	if diff := cmp.Diff([]string{"claimed", "new-pod"}, left); diff != "" {
+		t.Errorf("endpoints left after a sweep (-want +got):\n%s", diff)
+	}
+	if got := value(t, r.metrics.endpointsDeleted); got != 1 {
+		t.Errorf("endpoints deleted = %v, want 1", got)
 	}
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // scanner checks every claim each ScanInterval, so that a claim whose event
-// was missed or whose release failed is released within one interval.
+// was missed or whose release failed is released within one interval, and
+// then sweeps the endpoints no claim backs.
 type scanner struct {
 	r   *Reconciler
 	log logr.Logger
@@ -28,7 +29,8 @@ func (s *scanner) Start(ctx context.Context) error {
 // NeedLeaderElection says only the leader scans.
 func (s *scanner) NeedLeaderElection() bool { return true }
 
-// scan checks every cached claim once and counts a completed pass.
+// scan checks every cached claim once, sweeps the endpoints, and counts a
+// completed pass.
 func (r *Reconciler) scan(ctx context.Context) {
 	log := ctrl.LoggerFrom(ctx)
 	var list v1alpha1.IPClaimList
@@ -47,6 +49,10 @@ func (r *Reconciler) scan(ctx context.Context) {
 			log.Error(err, "Check claim; retrying next scan", "claim", klog.KObj(c))
 		}
 	}
+	deleted, err := r.sweepEndpoints(ctx)
+	if err != nil {
+		log.Error(err, "Sweep endpoints; retrying next scan")
+	}
 	r.metrics.scans.Inc()
-	log.V(1).Info("Scanned claims", "claims", len(list.Items), "failed", failed)
+	log.V(1).Info("Scanned claims", "claims", len(list.Items), "failed", failed, "endpointsDeleted", deleted)
 }

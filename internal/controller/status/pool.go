@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -35,9 +36,46 @@ type Pools struct {
 func (r *Pools) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("poolstatus").
-		For(&v2beta1.SpiderIPPool{}).
+		Watches(&v2beta1.SpiderIPPool{}, poolEvents(r.Batch)).
 		Watches(&v1alpha1.IPClaim{}, batched(r.Batch)).
 		Complete(r)
+}
+
+// poolEvents enqueues a pool at once when it appears, goes, or its spec,
+// finalizers or deletion change; an update of anything else (its status:
+// the write this reconciler just made) joins the batch instead. Reconciling
+// at once on the status write's own event made a burst of claims cost one
+// write per round trip instead of one per batch (issue 16).
+func poolEvents(delay time.Duration) handler.EventHandler {
+	req := func(obj client.Object) reconcile.Request {
+		return reconcile.Request{NamespacedName: types.NamespacedName{Name: obj.GetName()}}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(req(e.Object))
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if lifecycleChanged(e.ObjectOld, e.ObjectNew) {
+				q.Add(req(e.ObjectNew))
+				return
+			}
+			q.AddAfter(req(e.ObjectNew), delay)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(req(e.Object))
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(req(e.Object))
+		},
+	}
+}
+
+// lifecycleChanged reports a change the reconciler acts on beyond counts:
+// the spec (generation), the finalizers, or the deletion.
+func lifecycleChanged(old, cur client.Object) bool {
+	return old.GetGeneration() != cur.GetGeneration() ||
+		!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
+		!slices.Equal(old.GetFinalizers(), cur.GetFinalizers())
 }
 
 // batched enqueues a claim's pool after delay; the queue keeps one entry per

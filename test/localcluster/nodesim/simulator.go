@@ -140,7 +140,16 @@ func (s *Simulator) run(ctx context.Context) error {
 	return nil
 }
 
+// UnmanagedAnnotation on a pod set to "true" makes the simulator leave the
+// pod alone: no sandbox, no status, no deletion completed. Drivers that run
+// the CNI plugin themselves (test/ipampath) bind such pods to a node that
+// stays Ready.
+const UnmanagedAnnotation = "nodesim.ipkeeper.io/unmanaged"
+
 func (s *Simulator) enqueue(obj any) {
+	if pod, ok := obj.(*corev1.Pod); ok && pod.Annotations[UnmanagedAnnotation] == "true" {
+		return
+	}
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 	if err != nil {
 		s.log.Error(err, "cannot key pod")
