@@ -91,12 +91,17 @@ func serve(t *testing.T, alloc Allocator, ready bool, opts ...func(*Server)) (*a
 		}
 	})
 	c := agentapi.NewClient(sock, 5*time.Second)
-	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-		_, err := os.Stat(sock)
-		return err == nil, nil
+	// Served, not only bound: the file exists from bind(2), before listen(2),
+	// and a connection in between is refused.
+	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		if err != nil {
+			return false, nil
+		}
+		return true, conn.Close()
 	})
 	if err != nil {
-		t.Fatal("socket never appeared")
+		t.Fatal("socket never served")
 	}
 	return c, sock, ev
 }
