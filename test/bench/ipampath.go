@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -490,20 +489,5 @@ func writePathResults(dir string, rep *pathReport) error {
 	if dir == "" {
 		return nil
 	}
-	dir = filepath.Join(dir, "ipam-path")
-	data, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode results: %w", err)
-	}
-	data = append(data, '\n')
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	for _, name := range []string{"latest.json", fmt.Sprintf("%s-%dx%d.json", rep.Started, rep.Nodes, rep.Pods)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return fmt.Errorf("write results: %w", err)
-		}
-	}
-	fmt.Printf("results written to %s\n", filepath.Join(dir, "latest.json"))
-	return nil
+	return writeJSON(filepath.Join(dir, "ipam-path"), rep, fmt.Sprintf("%s-%dx%d.json", rep.Started, rep.Nodes, rep.Pods))
 }

@@ -244,10 +244,16 @@ func (rep *report) finish(started time.Time) {
 // writeResults writes latest.json and the dated copy
 // <date>T<hhmm>Z-<nodes>x<pods>.json.
 func writeResults(dir string, rep *report) error {
+	return writeJSON(dir, rep, fmt.Sprintf("%s-%dx%d.json", rep.Started, rep.Nodes, rep.Pods))
+}
+
+// writeJSON writes v as latest.json and as dated under dir; an empty dir
+// writes nothing.
+func writeJSON(dir string, v any, dated string) error {
 	if dir == "" {
 		return nil
 	}
-	data, err := json.MarshalIndent(rep, "", "  ")
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode results: %w", err)
 	}
@@ -255,7 +261,7 @@ func writeResults(dir string, rep *report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	for _, name := range []string{"latest.json", fmt.Sprintf("%s-%dx%d.json", rep.Started, rep.Nodes, rep.Pods)} {
+	for _, name := range []string{"latest.json", dated} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("write results: %w", err)
 		}
