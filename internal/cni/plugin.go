@@ -115,9 +115,11 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	return nil
 }
 
-// rollback releases what a failed ADD was given, so that a broken answer
-// does not hold an address until the runtime's DEL, and returns failure
-// with the release's own failure, if any, added to its details.
+// rollback asks the agent to DEL what a failed ADD was given, and returns
+// failure with the DEL's own failure, if any, added to its details. DEL
+// releases the addresses unless the pod keeps them (a live pod's next ADD
+// takes them over; the collector frees them once the pod is gone); abandon,
+// by contrast, gives them back even while the pod lives.
 func rollback(ctx context.Context, agent Agent, args *skel.CmdArgs, pod agentapi.PodRef, conf *NetConf, failure *types.Error) error {
 	err := agent.Del(ctx, &agentapi.DelRequest{Attachment: attachment(args), Pod: pod, Network: conf.Name})
 	if err != nil {

@@ -153,10 +153,9 @@ func workDir(dir string) (string, func(failed bool) error, error) {
 }
 
 func newReport(cfg config, b binaries) *report {
-	load, _ := os.ReadFile("/proc/loadavg")
 	return &report{
 		Machine: machine(), Nodes: cfg.nodes, RealNodes: cfg.realNodes, Pods: cfg.pods(), Deployments: cfg.deployments, Replicas: cfg.replicas,
-		LoadAverage: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
+		LoadAverage: loadAverage(),
 		Go:          runtime.Version(), Kubernetes: k8sVersion(b.cluster.K8sBinDir), Etcd: etcdVersion(),
 		Date: time.Now().UTC().Format("2006-01-02"), Started: time.Now().UTC().Format("2006-01-02T1504Z"),
 		Command: strings.TrimSpace("go run ./test/bench " + strings.Join(cfg.args, " ")),
