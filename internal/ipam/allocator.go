@@ -60,6 +60,7 @@ type Allocator struct {
 	cluster Cluster
 	locks   podLocks
 	written writtenEndpoints
+	unsure  unsureClaims
 	// Conflicts counts claims lost to another writer (AlreadyExists), for metrics.
 	Conflicts func()
 }
@@ -101,6 +102,9 @@ func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error
 
 	req, err := a.resolve(ctx, in, key)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.settleUnsure(ctx, req); err != nil {
 		return nil, err
 	}
 	held, stale := a.sortClaims(req)
@@ -337,10 +341,16 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 			a.Conflicts()
 			conflicts++
 		default:
-			if c, ok := a.committedAnyway(ctx, req, addr); ok {
+			c, rerr := a.committedAnyway(ctx, req, addr)
+			if c != nil {
 				a.index.Done(addr, true)
 				a.index.SetClaim(c)
 				return grant{claim: c, addr: addr}, "", nil
+			}
+			if rerr != nil {
+				// The claim may exist, unseen by the index until the
+				// informer catches up: the pod's next ADD reads it first.
+				a.unsure.add(req.key, v1alpha1.ClaimName(addr))
 			}
 			a.index.Done(addr, false)
 			return grant{}, "", fmt.Errorf("claim %s in pool %s: %w", addr, pool, err)
@@ -353,13 +363,44 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 // (a time-out after the API server committed it): when it exists and names
 // this very request, the create happened, and taking another address would
 // leave two claims for one interface.
-func (a *Allocator) committedAnyway(ctx context.Context, req *request, addr netip.Addr) (*v1alpha1.IPClaim, bool) {
+// committedAnyway reads back the claim of addr after a create whose answer
+// was lost: the claim when that create made it, nil when it did not, or the
+// read's error when the outcome is still unknown.
+func (a *Allocator) committedAnyway(ctx context.Context, req *request, addr netip.Addr) (*v1alpha1.IPClaim, error) {
 	c, err := a.store.GetClaim(ctx, v1alpha1.ClaimName(addr))
-	if err != nil {
-		return nil, false
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
-	h := c.Spec.Holder
-	return c, h.UID == req.pod.UID && h.Interface == req.IfName && h.ContainerID == req.ContainerID
+	if err != nil {
+		return nil, err
+	}
+	if h := c.Spec.Holder; h.UID == req.pod.UID && h.Interface == req.IfName && h.ContainerID == req.ContainerID {
+		return c, nil
+	}
+	return nil, nil
+}
+
+// settleUnsure reads back the claims earlier ADDs of the pod created without
+// learning the outcome, and puts those the pod holds into the index, so that
+// sortClaims sees them: else a second address would be taken for the pod.
+// While one cannot be read, the ADD fails (try again later) and takes
+// nothing.
+func (a *Allocator) settleUnsure(ctx context.Context, req *request) error {
+	names := a.unsure.take(req.key)
+	for i, name := range names {
+		c, err := a.store.GetClaim(ctx, name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			for _, n := range names[i:] {
+				a.unsure.add(req.key, n)
+			}
+			return fmt.Errorf("claim %s, which an earlier ADD of pod %s may have made: %w", name, req.key, err)
+		case c.Spec.Holder.UID == req.pod.UID:
+			a.index.SetClaim(c)
+		}
+	}
+	return nil
 }
 
 func (a *Allocator) exhausted(pool string) string {
@@ -385,7 +426,7 @@ func (a *Allocator) release(ctx context.Context, c *v1alpha1.IPClaim) error {
 	if err := a.store.DeleteClaim(ctx, c); err != nil {
 		return fmt.Errorf("release %s: %w", c.Spec.Address, err)
 	}
-	a.index.DeleteClaim(c.Name)
+	a.index.DeleteClaim(c)
 	return nil
 }
 

@@ -634,6 +634,54 @@ func TestACreateCommittedWithoutAnAnswerIsNotTakenTwice(t *testing.T) {
 	}
 }
 
+// When the read-back after a lost answer fails too (the API server went
+// away, not only the answer), the ADD fails, and the runtime tears the
+// sandbox down and tries a new one before the agent's informer has seen the
+// claim: the new ADD must find the claim the first one may have made, not
+// take a second address for the pod, which a later sandbox of the pod could
+// then swap for the first (found by the chaos run: a re-created sandbox was
+// given another address than the pod had).
+func TestACreateWhoseOutcomeIsUnknownIsReadBackByTheNextAdd(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.110"))
+	pod := statelessPod("p", poolAnno)
+	c.addPod(pod)
+	s.lostAnswers, s.failedGets = 1, 1
+	if _, err := a.Add(t.Context(), addReq(pod, "c1")); err == nil {
+		t.Fatal("ADD whose create and read-back both failed succeeded")
+	}
+	if err := a.Del(t.Context(), delReq(pod, "c1")); err != nil {
+		t.Fatalf("DEL of the failed sandbox: %v", err)
+	}
+	// The next ADD, while the API server is still away: it fails, and
+	// takes nothing new.
+	s.failedGets = 1
+	if _, err := a.Add(t.Context(), addReq(pod, "c2")); err == nil {
+		t.Fatal("ADD succeeded while an earlier claim's outcome could not be read")
+	}
+	if n := len(s.holders()); n != 1 {
+		t.Fatalf("%d claims for one interface after the second ADD failed, want 1: %v", n, s.holders())
+	}
+	got, err := a.Add(t.Context(), addReq(pod, "c3"))
+	if err != nil {
+		t.Fatalf("ADD once the API server is back: %v", err)
+	}
+	if n := len(s.holders()); n != 1 {
+		t.Fatalf("%d claims for one interface, want 1: %v", n, s.holders())
+	}
+	if _, ok := s.holders()[got.IPs[0].Address.Addr().String()]; !ok {
+		t.Fatalf("ADD gave %s, not the address of the claim made: %v", got.IPs[0].Address, s.holders())
+	}
+	// The sandbox after that keeps it.
+	if err := a.Del(t.Context(), delReq(pod, "c3")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Add(t.Context(), addReq(pod, "c4"))
+	if err != nil || again.IPs[0].Address != got.IPs[0].Address {
+		t.Fatalf("re-created sandbox: %+v, %v; want %s", again, err, got.IPs[0].Address)
+	}
+}
+
 // A stateless pod whose sandbox is re-created (same UID, new container ID)
 // keeps its address whatever the order of the old sandbox's DEL and the new
 // ADD: a live pod's DEL keeps the claim, the new ADD takes it over (one

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 
 	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
@@ -184,6 +185,10 @@ func (x *Index) IsReserved(a netip.Addr) bool {
 }
 
 // SetClaim records a claim (from the informer or from the agent's own write).
+// Both feed the index, so an informer event can arrive after the agent's own
+// write that made it stale (the informer lags, and after an API server
+// restart it replays what it missed): a version older than the one recorded
+// under the name is ignored, whichever incarnation of the claim either is.
 func (x *Index) SetClaim(c *v1alpha1.IPClaim) {
 	a, err := netip.ParseAddr(c.Spec.Address)
 	if err != nil {
@@ -192,6 +197,9 @@ func (x *Index) SetClaim(c *v1alpha1.IPClaim) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if old, ok := x.claims[c.Name]; ok {
+		if older(c, old) {
+			return
+		}
 		x.unlinkPod(old)
 	}
 	x.claims[c.Name] = c
@@ -203,17 +211,28 @@ func (x *Index) SetClaim(c *v1alpha1.IPClaim) {
 	x.byPod[key][c.Name] = true
 }
 
-// DeleteClaim forgets a claim; its address becomes free for this agent.
-func (x *Index) DeleteClaim(name string) {
+// older reports whether c is an earlier version than cur of the claim under
+// one name. Resource versions of one resource are comparable; when either
+// is not a well-formed one, c is taken as the newer, as an informer would.
+func older(c, cur *v1alpha1.IPClaim) bool {
+	n, err := resourceversion.CompareResourceVersion(c.ResourceVersion, cur.ResourceVersion)
+	return err == nil && n < 0
+}
+
+// DeleteClaim forgets claim c; its address becomes free for this agent. A
+// delete names the incarnation it removed (by UID): the delete event of a
+// claim whose address was since claimed again under the same name, arriving
+// after the agent's own write of the new claim, leaves the new one alone.
+func (x *Index) DeleteClaim(c *v1alpha1.IPClaim) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	c, ok := x.claims[name]
-	if !ok {
+	cur, ok := x.claims[c.Name]
+	if !ok || cur.UID != c.UID {
 		return
 	}
-	delete(x.claims, name)
-	x.unlinkPod(c)
-	if a, err := netip.ParseAddr(c.Spec.Address); err == nil {
+	delete(x.claims, c.Name)
+	x.unlinkPod(cur)
+	if a, err := netip.ParseAddr(cur.Spec.Address); err == nil {
 		x.taken[famIdx(ipnet.Family(a))].Remove(a)
 	}
 }

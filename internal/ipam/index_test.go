@@ -4,6 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 )
 
 // nextFromStart returns an index of node whose cursor is at the start of
@@ -103,5 +108,66 @@ func TestNextOffersEveryAddressOnceWhileInFlight(t *testing.T) {
 	}
 	if _, ok, _ := x.Next("p"); ok {
 		t.Fatal("a 21st address offered from a pool of 20, all in flight")
+	}
+}
+
+// indexClaim is the claim of addr held by pod ns/name, at version rv of
+// incarnation uid.
+func indexClaim(addr, pod string, uid types.UID, rv string) *v1alpha1.IPClaim {
+	return &v1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ClaimName(netip.MustParseAddr(addr)), UID: uid, ResourceVersion: rv},
+		Spec: v1alpha1.IPClaimSpec{Address: addr, Pool: "p",
+			Holder: v1alpha1.ClaimHolder{Namespace: "ns", Name: pod, UID: types.UID(pod + "-uid"), Interface: "eth0"}},
+	}
+}
+
+// An address released and claimed again by the same agent has one claim
+// name and two incarnations. The informer's events of the first (a late
+// add or update, then its delete) can arrive after the agent recorded the
+// second from its own write, above all when the informer replays what it
+// missed while the API server restarted: they must not take the new claim
+// out of the index, where the pod's next sandbox looks for its address.
+func TestIndexKeepsANewerClaimAgainstLateEventsOfAnOlderOne(t *testing.T) {
+	x := NewIndex("node1")
+	old := indexClaim("10.6.0.96", "a", "claim-1", "100")
+	x.SetClaim(old)
+	x.DeleteClaim(old) // the agent's own release
+	cur := indexClaim("10.6.0.96", "b", "claim-2", "105")
+	x.SetClaim(cur) // the agent's own create
+
+	x.SetClaim(old)    // the informer's late add of the first claim
+	x.DeleteClaim(old) // and its delete
+	b := types.NamespacedName{Namespace: "ns", Name: "b"}
+	if got := x.ClaimsOf(b); len(got) != 1 || got[0].UID != "claim-2" {
+		t.Fatalf("claims of pod b after late events of the released claim: %v, want claim-2", got)
+	}
+	if got := x.ClaimsOf(types.NamespacedName{Namespace: "ns", Name: "a"}); len(got) != 0 {
+		t.Errorf("claims of pod a: %v, want none", got)
+	}
+	if !x.taken[0].Contains(netip.MustParseAddr("10.6.0.96")) {
+		t.Error("10.6.0.96 is free in the index while claim-2 holds it")
+	}
+
+	// The same incarnation: an update the agent wrote (a take-over by a new
+	// sandbox) is not undone by the informer's older version.
+	moved := cur.DeepCopy()
+	moved.ResourceVersion, moved.Spec.Holder.ContainerID = "110", "sandbox-2"
+	x.SetClaim(moved)
+	x.SetClaim(cur)
+	if got := x.ClaimsOf(b); len(got) != 1 || got[0].Spec.Holder.ContainerID != "sandbox-2" {
+		t.Errorf("claim of pod b after the informer's older version: %+v, want sandbox-2's", got[0].Spec.Holder)
+	}
+
+	// Versions that are not well formed (a fake store's) are taken as newer.
+	x.SetClaim(indexClaim("10.6.0.97", "c", "claim-3", "x"))
+	x.SetClaim(indexClaim("10.6.0.97", "d", "claim-3", "y"))
+	if got := x.ClaimsOf(types.NamespacedName{Namespace: "ns", Name: "d"}); len(got) != 1 {
+		t.Errorf("claims of pod d: %v, want the last one set", got)
+	}
+
+	// A delete of the incarnation indexed removes it.
+	x.DeleteClaim(moved)
+	if got := x.ClaimsOf(b); len(got) != 0 || x.taken[0].Contains(netip.MustParseAddr("10.6.0.96")) {
+		t.Errorf("after the delete of claim-2: claims %v, taken %v", got, x.taken[0].Contains(netip.MustParseAddr("10.6.0.96")))
 	}
 }

@@ -31,13 +31,21 @@ type memStore struct {
 	// (their informers have not caught up), and fail as a time-out would:
 	// the one fault a real API server cannot be made to produce on demand.
 	lostAnswers int
+	// failedGets makes that many reads fail (the API server is down).
+	failedGets int
 }
+
+var errAPIDown = errors.New("connection refused")
 
 var errLostAnswer = errors.New("the request timed out (it may have been committed)")
 
 func (s *memStore) GetClaim(_ context.Context, name string) (*v1alpha1.IPClaim, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failedGets > 0 {
+		s.failedGets--
+		return nil, errAPIDown
+	}
 	c, ok := s.claims[name]
 	if !ok {
 		return nil, ErrNotFound
@@ -108,7 +116,7 @@ func (s *memStore) DeleteClaim(_ context.Context, c *v1alpha1.IPClaim) error {
 	}
 	delete(s.claims, c.Name)
 	for _, w := range s.watchers {
-		w.DeleteClaim(c.Name)
+		w.DeleteClaim(cur)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func Feed(ctx context.Context, c cache.Cache, index *ipam.Index) error {
 	}{
 		{&v1alpha1.IPClaim{},
 			func(o any) { index.SetClaim(o.(*v1alpha1.IPClaim)) },
-			func(o any) { index.DeleteClaim(o.(*v1alpha1.IPClaim).Name) }},
+			func(o any) { index.DeleteClaim(o.(*v1alpha1.IPClaim)) }},
 		{&v2beta1.SpiderIPPool{},
 			func(o any) { index.SetPool(o.(*v2beta1.SpiderIPPool)) },
 			func(o any) { index.DeletePool(o.(*v2beta1.SpiderIPPool).Name) }},

@@ -12,10 +12,12 @@
 //	go test -tags e2e ./test/chaos -run TestChaos -v -timeout 70m \
 //	    -chaos.allocations=100000 -chaos.report=../../docs/reliability.md     # make chaos
 //
-// An allocation is a pod incarnation (pod UID) seen, through a watch of
-// pods, with an address in its status: a CNI ADD that succeeded and that the
-// node reported. Incarnations created and deleted while the watch is down
-// (the API server killed) are not counted, so the count is a lower bound.
+// An allocation is a pod incarnation (pod UID) given an address by a CNI
+// ADD: for a workload's pod, seen through a watch of pods with an address in
+// its status (the node reported it); for a pod of the kubelet stream, counted
+// when its first ADD succeeds. Workload incarnations created and deleted
+// while the watch is down (the API server killed) are not counted, so the
+// count is a lower bound.
 package chaos
 
 import (
@@ -36,7 +38,8 @@ var (
 	flagSeed        = flag.Int64("chaos.seed", 0, "seed of the random schedule; 0 picks one (printed)")
 	flagNodes       = flag.Int("chaos.nodes", 4, "simulated nodes")
 	flagLimit       = flag.Duration("chaos.limit", 0, "stop the churn after this long even if the allocations are not reached (the run then fails); 0: 25m for up to 10,000 allocations, else 55m")
-	flagKubelet     = flag.Int("chaos.kubelet", 12, "pods at a time per node whose CNI calls the run makes itself, as a kubelet would (0: none)")
+	flagKubelet     = flag.Int("chaos.kubelet", 20, "pods at a time per node whose CNI calls the run makes itself, as a kubelet would (0: none)")
+	flagChurn       = flag.Int("chaos.churn", 0, "workers changing the workloads (scaling, deleting pods, restarting and re-creating StatefulSets, editing pools, reserving addresses); 0: 4 for up to 10,000 allocations, else 2 (a workload pod costs the cluster more than a kubelet-stream pod: scheduling, its controller, a simulated container, status writes)")
 	flagReport      = flag.String("chaos.report", "", "write the counts to this markdown file (make chaos: docs/reliability.md)")
 )
 
@@ -52,8 +55,12 @@ const (
 	// API server restart takes here, so that one does not make every node
 	// NotReady at once.
 	nodeGrace = 40 * time.Second
-	// quietLimit bounds the settling after the churn stops.
-	quietLimit = 5 * time.Minute
+	// quietLimit bounds the settling after the churn stops. It is longer
+	// than kube-controller-manager's 5 minutes for a ReplicaSet's
+	// expectations to expire: a ReplicaSet whose own pod writes it did not
+	// see (the API server was down when they went through) makes no new
+	// pods until then, whatever happens to it.
+	quietLimit = 8 * time.Minute
 )
 
 func TestChaos(t *testing.T) {

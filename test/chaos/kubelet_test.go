@@ -4,12 +4,12 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +31,17 @@ import (
 // of a long run cost no scheduler, ReplicaSet controller or simulated
 // container. Each pod is created, given its addresses by CNI ADD (a failed
 // ADD is torn down with DEL and retried with a new sandbox, as a runtime
-// does), shown in its status as a kubelet reports it, and ended one of four
-// ways: deleted gracefully (DEL once its grace has passed), force-deleted
+// does), and ended one of four ways: deleted gracefully (DEL once its grace has passed), force-deleted
 // (DEL after the pod is gone), its sandbox re-created while it lives (DEL,
 // then ADD of a new sandbox, which must give the same addresses back), or
 // lost with its node's runtime (deleted, never a DEL: the collector must
 // release it).
+//
+// The stream writes no pod status: a status write is fanned out to every
+// pod watcher of the cluster and was the stream's dearest write. Its pods'
+// addresses are checked at each ADD instead, against the live pods of the
+// stream (its own record) and of the workloads (the run's pod informer,
+// confirmed by a read from the API server).
 const (
 	// kubeletGraceSeconds is a kubelet pod's grace period.
 	kubeletGraceSeconds = 1
@@ -132,8 +137,8 @@ func (k *kubelet) pod(ctx context.Context, node, name string, rnd *rand.Rand) er
 		// collector releases whatever a failed DEL left.
 		return errors.Join(err, retry(ctx, kubeletRetry, func() error { return k.d.DeletePod(ctx, pod) }))
 	}
-	k.hold(pod, addrs)
-	k.report(ctx, pod, addrs)
+	k.r.count(pod.UID)
+	k.hold(ctx, pod, addrs)
 	_ = sleep(ctx, time.Duration(rnd.IntN(500))*time.Millisecond)
 
 	switch n := rnd.IntN(100); {
@@ -235,11 +240,12 @@ func (k *kubelet) forget(ctx context.Context, pod *ipampath.Pod, addrs []netip.P
 	return errors.Join(cause, err)
 }
 
-// hold records the pod's addresses, and a duplicate if a live kubelet pod
-// already holds one of them.
-func (k *kubelet) hold(pod *ipampath.Pod, addrs []netip.Prefix) {
+// hold records the pod's addresses, and a duplicate if a live pod already
+// holds one of them: a live kubelet pod (the stream's record) or a live
+// workload pod (the run's pod informer; a hit is read again from the API
+// server, so that an informer behind on a deletion is no finding).
+func (k *kubelet) hold(ctx context.Context, pod *ipampath.Pod, addrs []netip.Prefix) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	for _, p := range addrs {
 		a := p.Addr()
 		if other, ok := k.live[a]; ok && other != pod.UID {
@@ -249,6 +255,31 @@ func (k *kubelet) hold(pod *ipampath.Pod, addrs []netip.Prefix) {
 		}
 		k.live[a] = pod.UID
 	}
+	k.mu.Unlock()
+	for _, p := range addrs {
+		objs, err := k.r.podStore.ByIndex(byAddress, p.Addr().String())
+		if err != nil {
+			panic(err) // the index is registered before the informer starts
+		}
+		for _, obj := range objs {
+			if w := obj.(*corev1.Pod); !isKubeletPod(w) && audit.Live(w, time.Now()) {
+				k.confirm(ctx, pod, p.Addr(), w)
+			}
+		}
+	}
+}
+
+// confirm reads workload pod w, which the informer shows holding a, from the
+// API server and records a duplicate if it still lives and shows a. An
+// outage leaves the informer's word unconfirmed: no finding.
+func (k *kubelet) confirm(ctx context.Context, pod *ipampath.Pod, a netip.Addr, w *corev1.Pod) {
+	cur, err := k.r.cs.CoreV1().Pods(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+	if err != nil || cur.UID != w.UID || !audit.Live(cur, time.Now()) || !slices.Contains(audit.PodAddresses(cur), a) {
+		return
+	}
+	k.r.duplicate(audit.Finding{Kind: audit.DuplicateAddress, Address: a.String(),
+		Object: fmt.Sprintf("Pods %s/%s uid %s, %s uid %s", cur.Namespace, cur.Name, cur.UID, pod.Key(), pod.UID),
+		Detail: "given by CNI ADD to a kubelet pod while a live workload pod showed it"})
 }
 
 func (k *kubelet) release(pod *ipampath.Pod, addrs []netip.Prefix) {
@@ -259,33 +290,6 @@ func (k *kubelet) release(pod *ipampath.Pod, addrs []netip.Prefix) {
 			delete(k.live, p.Addr())
 		}
 	}
-}
-
-// report writes the pod's addresses and phase into its status, as a kubelet
-// does, so that the sampler, the allocation count and the audit see it. A
-// report lost to an outage is not retried for long: the pod only goes
-// uncounted.
-func (k *kubelet) report(ctx context.Context, pod *ipampath.Pod, addrs []netip.Prefix) {
-	st := corev1.PodStatus{Phase: corev1.PodRunning}
-	for _, p := range addrs {
-		st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: p.Addr().String()})
-	}
-	if len(st.PodIPs) > 0 {
-		st.PodIP = st.PodIPs[0].IP
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": pod.UID}, "status": st})
-	if err != nil {
-		panic(err) // a PodStatus always encodes
-	}
-	// The uid in the patch is a precondition: a later incarnation of the
-	// name is not written.
-	_ = retry(ctx, 10*time.Second, func() error {
-		_, err := k.r.cs.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-			return nil
-		}
-		return err
-	})
 }
 
 func sameAddresses(a, b []netip.Prefix) bool {

@@ -22,8 +22,6 @@ import (
 	"github.com/ipkeeper/ipkeeper/test/localcluster"
 )
 
-const churnWorkers = 4
-
 // churnAndFaults runs the churn, the faults, the sampler and the progress
 // lines until the allocations are reached or the limit passes; it returns
 // once every fault is undone and the churn has stopped. The sampler and the
@@ -39,12 +37,22 @@ func (r *run) churnAndFaults() {
 	ctx, stop := context.WithCancel(bg)
 	defer stop()
 	var wg sync.WaitGroup
-	for w := range churnWorkers {
+	churners := *flagChurn
+	if churners == 0 {
+		churners = 4
+		if *flagAllocations > 10000 {
+			churners = 2
+		}
+	}
+	for w := range churners {
 		wg.Go(func() { r.churn(ctx, w) })
 	}
+	// The gap between one fault undone and the next: a short run takes
+	// every kind at least once; a long one about one a minute (each API
+	// server or etcd kill stalls the whole cluster for a while).
 	gapMin, gapMax := 3*time.Second, 10*time.Second
 	if *flagAllocations > 10000 {
-		gapMin, gapMax = 10*time.Second, 40*time.Second
+		gapMin, gapMax = 20*time.Second, 50*time.Second
 	}
 	wg.Go(func() { r.faults(ctx, gapMin, gapMax) })
 	if r.kubelet != nil {

@@ -4,11 +4,15 @@ package chaos
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/ipkeeper/ipkeeper/internal/audit"
@@ -180,57 +184,62 @@ func (p report) markdown() string {
 	return b.String()
 }
 
-const reportHeader = `# Reliability: the chaos run
+// The report goes between these markers of docs/reliability.md; the
+// hand-written text around them stays.
+const (
+	latestBegin = "<!-- make chaos writes the latest run from here -->"
+	latestEnd   = "<!-- to here -->"
+)
 
-` + "`make chaos`" + ` (issue 13): churn on the local cluster with simulated nodes
-(test/localcluster with nodesim: real kube-apiserver, etcd and
-kube-controller-manager with the real Deployment, StatefulSet and garbage
-collector controllers; real ipkeeper agents and controller processes; the real
-CNI plugin and macvlan in network namespaces) while the agents, the controller,
-the API server and etcd are killed with SIGKILL and restarted with the same
-command line, and nodes go NotReady (their simulator killed until the node
-controller marks them NotReady, then started again). The churn: Deployments
-scaled and their pods deleted at once, single pods deleted and force-deleted,
-StatefulSets scaled, restarted, and re-created with ` + "`--cascade=orphan`" + `, a pool's
-range edited (the webhook refuses to drop an address in use: counted as a
-failed action), SpiderReservedIPs created and deleted. Beside them, the
-kubelet stream (` + "`-chaos.kubelet`" + ` pods at a time per node): bare pods bound
-to a node whose sandboxes the run sets up itself, running the CNI plugin as a
-kubelet and its runtime would (test/ipampath: ADD, a failed ADD torn down with
-DEL and retried on a new sandbox, the addresses written into the pod's
-status), each ended one of four ways: deleted gracefully (DEL after its
-grace), force-deleted (DEL after the pod is gone), its sandbox re-created
-while it lives (the new sandbox must get the same addresses), or lost with its
-runtime (no DEL ever: the collector releases it). They cost no scheduler,
-ReplicaSet controller or simulated container, so most of a long run's
-allocations are theirs; every one goes through the same agents, API server
-and etcd that the faults kill.
-
-- **allocations**: pod incarnations (UIDs) seen with an address, by a watch
-  of pods; a lower bound (incarnations that lived only while the API server
-  was down are not seen).
-- **duplicates**: every second the driver lists the pods (one consistent
-  snapshot) and counts addresses shown by two live pods (not Succeeded or
-  Failed, not deleted past their grace period); a list that fails (API
-  server or etcd down) is a paused sample. Besides, every address a
-  kubelet-stream ADD returns is checked at once against those the live
-  kubelet-stream pods hold.
-- After the churn: every process up, every node Ready; then, within 5
-  minutes, every workload must be at its replicas with Running pods and
-  ` + "`internal/audit`" + ` must find nothing: no duplicate, no claim without a
-  live holder older than the GC window (` + "`gc.scanIntervalSeconds: 2`" + ` here, plus the
-  controller's 30 s margin), every running pod with an address its claim
-  names, every SpiderEndpoint backed by its claim, every claim inside its
-  pool's free set and not made after a reservation of its address, every
-  pool's ` + "`allocatedIPCount`" + ` equal to its claims.
-
-The short variant (` + "`make test-chaos`" + `, part of ` + "`make test`" + `) is the same run with 5,000
-allocations and a fault every 3–10 s (every kind at least once).
-
-## Latest run
-
-`
-
+// write puts the report between the markers of the file at path, keeping
+// the rest of it; a file without them gets them, under a heading, at its end.
 func (p report) write(path string) error {
-	return os.WriteFile(path, []byte(reportHeader+p.markdown()+"\n"), 0o644)
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read report file: %w", err)
+	}
+	section := latestBegin + "\n\n" + p.markdown() + "\n\n" + latestEnd
+	doc := string(old)
+	if before, rest, found := strings.Cut(doc, latestBegin); found {
+		_, after, ok := strings.Cut(rest, latestEnd)
+		if !ok {
+			return fmt.Errorf("report file %s: marker %q has no %q after it", path, latestBegin, latestEnd)
+		}
+		doc = before + section + after
+	} else {
+		doc = strings.TrimRight(doc, "\n") + "\n\n## Latest run\n\n" + section + "\n"
+	}
+	return os.WriteFile(path, []byte(strings.TrimLeft(doc, "\n")), 0o644)
+}
+
+// TestChaosReportWrite checks that a report replaces only the text between
+// the markers (make test-chaos runs it: the name starts with TestChaos).
+func TestChaosReportWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reliability.md")
+	rep := func(n int) report { return report{Allocations: n, Churn: time.Minute, Target: n} }
+	if err := rep(7).write(path); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(first), "## Latest run\n\n"+latestBegin) || !strings.Contains(string(first), "**7** (target 7)") {
+		t.Fatalf("a new file got:\n%s", first)
+	}
+	doc := "# Reliability\n\nwords before\n\n" + latestBegin + "\nold table\n" + latestEnd + "\n\n## History\n\nwords after\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep(9).write(path); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := "# Reliability\n\nwords before\n\n" + latestBegin + "\n\n" + rep(9).markdown() + "\n\n" + latestEnd + "\n\n## History\n\nwords after\n"
+	if string(got) != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if err := os.WriteFile(path, []byte("x "+latestBegin+" no end"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep(1).write(path); err == nil || !strings.Contains(err.Error(), "has no") {
+		t.Fatalf("a begin marker without its end: got %v, want an error", err)
+	}
 }

@@ -46,8 +46,8 @@ type run struct {
 	// allocated holds every pod UID seen with an address.
 	mu        sync.Mutex
 	allocated map[types.UID]bool
-	inflight  int // pods pending or terminating, from the last watch event
-	podStore  cache.Store
+	inflight  int             // pods pending or terminating, from the last watch event
+	podStore  cache.Indexer   // the pod informer's, indexed by address (byAddress)
 	held      map[string]bool // processes a fault holds down
 
 	counts counts
@@ -136,22 +136,45 @@ func (r *run) inFlight() int {
 func (r *run) watchPods(ctx context.Context) {
 	f := informers.NewSharedInformerFactoryWithOptions(r.cs, 0, informers.WithNamespace(namespace))
 	inf := f.Core().V1().Pods().Informer()
+	if err := inf.AddIndexers(cache.Indexers{byAddress: addressIndex}); err != nil {
+		r.t.Fatalf("pod informer: %v", err)
+	}
 	see := func(obj any) {
 		p, ok := obj.(*corev1.Pod)
 		if !ok || len(audit.PodAddresses(p)) == 0 {
 			return
 		}
-		r.mu.Lock()
-		r.allocated[p.UID] = true
-		r.mu.Unlock()
+		r.count(p.UID)
 	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    see,
 		UpdateFunc: func(_, obj any) { see(obj) },
 	})
-	r.podStore = inf.GetStore()
+	r.podStore = inf.GetIndexer()
 	f.Start(ctx.Done())
 	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+}
+
+// byAddress indexes the run's pods by the addresses their status shows.
+const byAddress = "address"
+
+func addressIndex(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, a := range audit.PodAddresses(p) {
+		out = append(out, a.String())
+	}
+	return out, nil
+}
+
+// count records an allocation: pod incarnation uid was given an address.
+func (r *run) count(uid types.UID) {
+	r.mu.Lock()
+	r.allocated[uid] = true
+	r.mu.Unlock()
 }
 
 // countInFlight recomputes the workloads' pods pending or terminating from
