@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ipkeeper/ipkeeper/internal/audit"
 	"github.com/ipkeeper/ipkeeper/test/ipampath"
@@ -31,11 +32,12 @@ import (
 // of a long run cost no scheduler, ReplicaSet controller or simulated
 // container. Each pod is created, given its addresses by CNI ADD (a failed
 // ADD is torn down with DEL and retried with a new sandbox, as a runtime
-// does), and ended one of four ways: deleted gracefully (DEL once its grace has passed), force-deleted
-// (DEL after the pod is gone), its sandbox re-created while it lives (DEL,
-// then ADD of a new sandbox, which must give the same addresses back), or
-// lost with its node's runtime (deleted, never a DEL: the collector must
-// release it).
+// does), and ended one of four ways: deleted gracefully (55 %: DEL once its
+// grace has passed), force-deleted (20 %: DEL after the pod is gone), its
+// sandbox re-created while it lives (10 %: DEL, then ADD of a new sandbox,
+// which must give the same addresses back, then deleted gracefully), or
+// lost with its node's runtime (15 %: deleted, never a DEL: the collector
+// must release it).
 //
 // The stream writes no pod status: a status write is fanned out to every
 // pod watcher of the cluster and was the stream's dearest write. Its pods'
@@ -131,6 +133,7 @@ func (k *kubelet) pod(ctx context.Context, node, name string, rnd *rand.Rand) er
 		return err
 	}
 	k.Pods.Add(1)
+	k.seen(ctx, pod)
 	addrs, err := k.add(ctx, pod)
 	if err != nil {
 		// The runtime gave up on the sandbox; the pod is deleted and the
@@ -142,7 +145,7 @@ func (k *kubelet) pod(ctx context.Context, node, name string, rnd *rand.Rand) er
 	_ = sleep(ctx, time.Duration(rnd.IntN(500))*time.Millisecond)
 
 	switch n := rnd.IntN(100); {
-	case n < 15: // the sandbox is re-created while the pod lives
+	case n < 10: // the sandbox is re-created while the pod lives
 		k.Restarts.Add(1)
 		if err := k.del(ctx, pod); err != nil {
 			return k.forget(ctx, pod, addrs, err)
@@ -159,10 +162,10 @@ func (k *kubelet) pod(ctx context.Context, node, name string, rnd *rand.Rand) er
 			k.r.t.Errorf("chaos: pod %s's re-created sandbox was given %v, the pod had %v", pod.Key(), again, addrs)
 		}
 		return k.graceful(ctx, pod, addrs)
-	case n < 30: // the node's runtime lost the sandbox: no DEL ever comes
+	case n < 25: // the node's runtime lost the sandbox: no DEL ever comes
 		k.Lost.Add(1)
 		return k.forget(ctx, pod, addrs, nil)
-	case n < 50: // force-deleted: the kubelet's DEL comes after the pod is gone
+	case n < 45: // force-deleted: the kubelet's DEL comes after the pod is gone
 		if err := k.forget(ctx, pod, addrs, nil); err != nil {
 			return err
 		}
@@ -170,6 +173,18 @@ func (k *kubelet) pod(ctx context.Context, node, name string, rnd *rand.Rand) er
 	default:
 		return k.graceful(ctx, pod, addrs)
 	}
+}
+
+// seen waits, for up to a few seconds, until the run's pod informer has the
+// pod: a kubelet sets a sandbox up for a pod its watch delivered, and by
+// then the node's agent, whose cache watches the same pods, mostly has it
+// too (an ADD for a pod the agent's cache lacks costs it a read of the API
+// server). An informer that is behind does not hold the pod back for long.
+func (k *kubelet) seen(ctx context.Context, pod *ipampath.Pod) {
+	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		obj, ok, err := k.r.podStore.GetByKey(pod.Key())
+		return err == nil && ok && obj.(*corev1.Pod).UID == pod.UID, nil
+	})
 }
 
 // adopt returns the pod an earlier create made, whose answer was lost.
