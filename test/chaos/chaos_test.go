@@ -38,7 +38,7 @@ var (
 	flagSeed        = flag.Int64("chaos.seed", 0, "seed of the random schedule; 0 picks one (printed)")
 	flagNodes       = flag.Int("chaos.nodes", 4, "simulated nodes")
 	flagLimit       = flag.Duration("chaos.limit", 0, "stop the churn after this long even if the allocations are not reached (the run then fails); 0: 25m for up to 10,000 allocations, else 55m")
-	flagKubelet     = flag.Int("chaos.kubelet", 28, "pods at a time per node whose CNI calls the run makes itself, as a kubelet would (0: none)")
+	flagKubelet     = flag.Int("chaos.kubelet", 36, "pods at a time per node whose CNI calls the run makes itself, as a kubelet would (0: none)")
 	flagChurn       = flag.Int("chaos.churn", 0, "workers changing the workloads (scaling, deleting pods, restarting and re-creating StatefulSets, editing pools, reserving addresses); 0: 4 for up to 10,000 allocations, else 2 (a workload pod costs the cluster more than a kubelet-stream pod: scheduling, its controller, a simulated container, status writes)")
 	flagReport      = flag.String("chaos.report", "", "write the counts to this markdown file (make chaos: docs/reliability.md)")
 )

@@ -48,11 +48,12 @@ func (r *run) churnAndFaults() {
 		wg.Go(func() { r.churn(ctx, w) })
 	}
 	// The gap between one fault undone and the next: a short run takes
-	// every kind at least once; a long one about one a minute (each API
-	// server or etcd kill stalls the whole cluster for a while).
+	// every kind at least once; a long one one every minute or so (each
+	// API server or etcd kill stalls the whole cluster for half a minute,
+	// a NotReady node a quarter of it for longer).
 	gapMin, gapMax := 3*time.Second, 10*time.Second
 	if *flagAllocations > 10000 {
-		gapMin, gapMax = 20*time.Second, 50*time.Second
+		gapMin, gapMax = 30*time.Second, 60*time.Second
 	}
 	wg.Go(func() { r.faults(ctx, gapMin, gapMax) })
 	if r.kubelet != nil {
