@@ -60,14 +60,28 @@ func (r *run) churnAndFaults() {
 		wg.Go(func() { r.kubelet.run(ctx) })
 	}
 
+	// The churn goes on until the allocations are reached and every kind of
+	// fault has happened (a short run can reach its allocations first).
 	deadline := time.Now().Add(r.limit)
 	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
-		return r.allocations() >= *flagAllocations || time.Now().After(deadline) || r.t.Failed(), nil
+		done := r.allocations() >= *flagAllocations && r.everyFaultKind()
+		return done || time.Now().After(deadline) || r.t.Failed(), nil
 	})
 	stop()
 	wg.Wait()
 	r.churnEnd = time.Now()
 	r.t.Logf("chaos: churn stopped: %s", r.line())
+}
+
+// everyFaultKind reports whether every kind of fault has happened once.
+func (r *run) everyFaultKind() bool {
+	kills := snapshot(&r.counts.Kills)
+	for _, k := range faultKinds {
+		if kills[k] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // quiet checks that every process is up and every node Ready, then waits
@@ -263,10 +277,7 @@ func (r *run) finish() {
 	if got := r.allocations(); got < *flagAllocations {
 		t.Errorf("chaos: %d allocations in the limit of %s, want %d", got, r.limit, *flagAllocations)
 	}
-	kills := snapshot(&r.counts.Kills)
-	for _, k := range faultKinds {
-		if kills[k] == 0 {
-			t.Errorf("chaos: no fault of kind %s", k)
-		}
+	if !r.everyFaultKind() {
+		t.Errorf("chaos: not every kind of fault happened: %v", snapshot(&r.counts.Kills))
 	}
 }
