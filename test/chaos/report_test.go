@@ -198,7 +198,7 @@ func (p report) write(path string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read report file: %w", err)
 	}
-	section := latestBegin + "\n\n" + p.markdown() + "\n\n" + latestEnd
+	section := latestBegin + "\n\n" + strings.TrimRight(p.markdown(), "\n") + "\n\n" + latestEnd
 	doc := string(old)
 	if before, rest, found := strings.Cut(doc, latestBegin); found {
 		_, after, ok := strings.Cut(rest, latestEnd)
@@ -232,7 +232,7 @@ func TestChaosReportWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
-	want := "# Reliability\n\nwords before\n\n" + latestBegin + "\n\n" + rep(9).markdown() + "\n\n" + latestEnd + "\n\n## History\n\nwords after\n"
+	want := "# Reliability\n\nwords before\n\n" + latestBegin + "\n\n" + strings.TrimRight(rep(9).markdown(), "\n") + "\n\n" + latestEnd + "\n\n## History\n\nwords after\n"
 	if string(got) != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
