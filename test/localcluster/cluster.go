@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -282,8 +285,19 @@ func freePrefix() (string, error) {
 	return "", errors.New("no free cluster prefix")
 }
 
-// freePorts asks the kernel for n distinct free TCP ports on 127.0.0.1.
+// freePorts returns n distinct TCP ports free on 127.0.0.1, below the
+// kernel's ephemeral range. A port the kernel hands out for ":0" comes from
+// that range, the range every outgoing connection takes its source port
+// from: between this choice and the process that binds it (seconds, or a
+// whole benchmark round, later) a client connection could take it (an agent
+// of the bench once failed to start on "bind: address already in use").
+// Below the range only an explicit bind takes a port.
 func freePorts(n int) ([]int, error) {
+	low := ephemeralLow()
+	const first = 10000
+	if low-first < 4*n {
+		return nil, fmt.Errorf("pick %d free ports: the ephemeral range starts at %d, leaving too few below it", n, low)
+	}
 	var ports []int
 	var ls []net.Listener
 	defer func() {
@@ -291,15 +305,33 @@ func freePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n {
+			return nil, fmt.Errorf("pick %d free ports below %d: found %d", n, low, len(ports))
+		}
+		port := first + mrand.IntN(low-first)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
+			continue // in use (or just picked: the listener is still open)
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default when it cannot be read).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil && low > 0 {
+				return low
+			}
+		}
+	}
+	return 32768
 }
 
 // SetProgress sets where a loaded cluster reports the steps of Down.
