@@ -142,7 +142,7 @@ test-e2e: build ## End-to-end tests on a local cluster (root: network namespaces
 CHAOS_ALLOCATIONS ?= 100000
 
 .PHONY: test-chaos
-test-chaos: build ## The short chaos run: 5,000 allocations of churn while every kind of process is killed once or more (root; simulated nodes and the kubelet stream; 10-20 minutes here).
+test-chaos: build ## The short chaos run: 5,000 allocations of churn while every kind of process is killed once or more (root; simulated nodes and the kubelet stream; about 8 minutes here).
 	go test -count=1 -timeout 40m -tags e2e ./test/chaos -run TestChaos -v
 
 .PHONY: chaos
