@@ -359,12 +359,10 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 	return grant{}, "", fmt.Errorf("pool %s: gave up after %d conflicting claims: %w", pool, a.cfg.MaxConflicts, ErrConflict)
 }
 
-// committedAnyway reads back a claim whose create failed without an answer
-// (a time-out after the API server committed it): when it exists and names
-// this very request, the create happened, and taking another address would
-// leave two claims for one interface.
-// committedAnyway reads back the claim of addr after a create whose answer
-// was lost: the claim when that create made it, nil when it did not, or the
+// committedAnyway reads back the claim of addr after a create that failed
+// without an answer (a time-out after the API server committed it): the
+// claim when it exists and names this very request (taking another address
+// would leave two claims for one interface), nil when it does not, or the
 // read's error when the outcome is still unknown.
 func (a *Allocator) committedAnyway(ctx context.Context, req *request, addr netip.Addr) (*v1alpha1.IPClaim, error) {
 	c, err := a.store.GetClaim(ctx, v1alpha1.ClaimName(addr))

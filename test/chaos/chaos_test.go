@@ -71,7 +71,7 @@ func TestChaos(t *testing.T) {
 	limit := *flagLimit
 	if limit == 0 {
 		limit = 25 * time.Minute
-		if *flagAllocations > 10000 {
+		if longRun() {
 			limit = 55 * time.Minute
 		}
 	}
@@ -105,6 +105,10 @@ func configure(t *testing.T) func(*localcluster.Config) {
 			"--node-monitor-grace-period="+nodeGrace.String(), "--node-monitor-period=2s")
 	}
 }
+
+// longRun says whether this is a long run (make chaos), whose defaults for
+// the limit, the churn workers and the fault pace differ from a short one's.
+func longRun() bool { return *flagAllocations > 10000 }
 
 // rng is a seeded source for one goroutine of the run.
 func rng(seed int64, stream uint64) *rand.Rand {

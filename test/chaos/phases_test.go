@@ -40,7 +40,7 @@ func (r *run) churnAndFaults() {
 	churners := *flagChurn
 	if churners == 0 {
 		churners = 4
-		if *flagAllocations > 10000 {
+		if longRun() {
 			churners = 2
 		}
 	}
@@ -52,7 +52,7 @@ func (r *run) churnAndFaults() {
 	// API server or etcd kill stalls the whole cluster for half a minute,
 	// a NotReady node a quarter of it for longer).
 	gapMin, gapMax := 3*time.Second, 10*time.Second
-	if *flagAllocations > 10000 {
+	if longRun() {
 		gapMin, gapMax = 30*time.Second, 60*time.Second
 	}
 	wg.Go(func() { r.faults(ctx, gapMin, gapMax) })
