@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"runtime"
 	"time"
 )
@@ -110,10 +111,15 @@ func (r *runner) runPhase(ctx context.Context, ph phase) (phaseResult, error) {
 	start := time.Now()
 	acted := make(chan error, 1) // the action ends with pctx at the latest
 	go func() { acted <- ph.act(pctx) }()
+	profiled := func() {}
+	if r.profile != "" {
+		profiled = r.env.profile(pctx, filepath.Join(r.profile, ph.name))
+	}
 	if err := r.wait(pctx, ph, start, acted, res.Milestones); err != nil {
 		return res, err
 	}
 	res.Seconds = round3(time.Since(start).Seconds())
+	profiled() // after the phase's time: a phase shorter than the profile is not lengthened
 	r.progress(ph.name, fmt.Sprintf("done in %.1fs", res.Seconds))
 	after, err := r.snapshot(ctx)
 	if err != nil {

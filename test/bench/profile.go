@@ -39,6 +39,9 @@ func (e *env) profile(ctx context.Context, prefix string) func() {
 			Param("seconds", fmt.Sprint(profileSeconds)).DoRaw(ctx)
 	})
 	for _, n := range e.nodes {
+		if e.mode != modeIpkeeper {
+			break // host-local has no agents
+		}
 		save("agent-"+n.Name, func() ([]byte, error) { return agentProfile(ctx, e, n.Name) })
 	}
 	return wg.Wait

@@ -95,6 +95,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err != nil {
 		return nil, errors.Join(err, cleanup(false))
 	}
+	if cfg.profileDir != "" {
+		b.cluster.APIServerArgs = append(b.cluster.APIServerArgs, "--profiling=true")
+	}
 	rep := newReport(cfg, b)
 	var errs []error
 	for i := 0; i < cfg.rounds && ctx.Err() == nil; i++ {
@@ -103,7 +106,11 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			if cfg.rounds > 1 {
 				fmt.Printf("bench: round %d of %d, %s\n", i+1, cfg.rounds, mode)
 			}
-			res, err := runMode(ctx, cfg, mode, b, filepath.Join(dir, fmt.Sprint("round-", i+1)))
+			profile := ""
+			if cfg.profileDir != "" && i == 0 {
+				profile = filepath.Join(cfg.profileDir, mode)
+			}
+			res, err := runMode(ctx, cfg, mode, b, filepath.Join(dir, fmt.Sprint("round-", i+1)), profile)
 			rd.set(mode, res)
 			rep.add(mode, res)
 			if err != nil {

@@ -13,6 +13,7 @@ type runner struct {
 	cfg     config
 	env     *env
 	tracker *tracker
+	profile string // the directory of this run's CPU profiles; empty takes none
 }
 
 // modeResult is one mode's run.
@@ -44,8 +45,9 @@ type modeResult struct {
 }
 
 // runMode starts a fresh cluster for mode, runs the three phases and takes
-// the cluster down again. The result is filled as far as the run got.
-func runMode(ctx context.Context, cfg config, mode string, b binaries, dir string) (res *modeResult, err error) {
+// the cluster down again. The result is filled as far as the run got. With
+// a profile directory, every phase's first seconds are profiled into it.
+func runMode(ctx context.Context, cfg config, mode string, b binaries, dir, profile string) (res *modeResult, err error) {
 	res = &modeResult{}
 	start := time.Now()
 	say := func(line string) { fmt.Printf("[%-10s] %s\n", mode, line) }
@@ -66,7 +68,7 @@ func runMode(ctx context.Context, cfg config, mode string, b binaries, dir strin
 		return res, fmt.Errorf("start the %s cluster: %w", mode, err)
 	}
 	res.ClusterUpS = round3(time.Since(start).Seconds())
-	r := &runner{cfg: cfg, env: e}
+	r := &runner{cfg: cfg, env: e, profile: profile}
 	return res, r.run(ctx, res)
 }
 
