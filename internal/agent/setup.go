@@ -10,8 +10,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,6 +69,8 @@ func ManagerOptions(o Options) (ctrl.Options, error) {
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Pod{}:  {Field: fields.OneTermEqualSelector("spec.nodeName", o.Node)},
 				&corev1.Node{}: {Field: fields.OneTermEqualSelector("metadata.name", o.Node)},
+				// Other nodes' claims come from a metadata watch (store.ClaimRefs).
+				&v1alpha1.IPClaim{}: {Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelNode: o.Node})},
 			},
 		},
 	}, nil
@@ -102,6 +106,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := store.Feed(ctx, mgr.GetCache(), index); err != nil {
 		return err
 	}
+	refs, err := store.ClaimRefs(mgr.GetConfig(), index)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		refs.RunWithContext(ctx)
+		return nil
+	})); err != nil {
+		return err
+	}
 	// Start the informers the allocator reads before serving.
 	for _, obj := range store.Informers() {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
@@ -114,7 +128,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	alloc.Conflicts = m.Conflicts.Inc
 	var synced atomic.Bool
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		synced.Store(mgr.GetCache().WaitForCacheSync(ctx))
+		synced.Store(mgr.GetCache().WaitForCacheSync(ctx) && toolscache.WaitForCacheSync(ctx.Done(), refs.HasSynced))
 		return nil
 	})); err != nil {
 		return err

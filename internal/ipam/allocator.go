@@ -90,6 +90,9 @@ type request struct {
 	sel     *Selection
 	// routes are the pod's ipam.spidernet.io/routes.
 	routes []spiderpool.Route
+	// claims are those held under the pod's namespace and name: this
+	// node's from the index, and for a StatefulSet pod every node's.
+	claims []*v1alpha1.IPClaim
 }
 
 // Add gives one interface of a pod its addresses, one per family its pools
@@ -105,6 +108,9 @@ func (a *Allocator) Add(ctx context.Context, in *AddRequest) (*Allocation, error
 		return nil, err
 	}
 	if err := a.settleUnsure(ctx, req); err != nil {
+		return nil, err
+	}
+	if req.claims, err = a.claimsOf(ctx, req); err != nil {
 		return nil, err
 	}
 	held, stale := a.sortClaims(req)
@@ -218,12 +224,28 @@ func (a *Allocator) stateful(owner v1alpha1.ClaimOwner) bool {
 	return a.cfg.EnableStatefulSet && owner.Kind == spiderpool.KindStatefulSet
 }
 
+// claimsOf returns the claims held under the pod's name. The index holds
+// this node's claims whole and the other nodes' by address only; a
+// StatefulSet ordinal's claim follows its pod to whichever node it runs on,
+// so a StatefulSet pod's are read from the API server instead (one list by
+// field selector per ADD of such a pod, a consistent read).
+func (a *Allocator) claimsOf(ctx context.Context, req *request) ([]*v1alpha1.IPClaim, error) {
+	if !a.stateful(req.owner) {
+		return a.index.ClaimsOf(req.key), nil
+	}
+	listed, err := a.store.ClaimsOfPod(ctx, req.key)
+	if err != nil {
+		return nil, fmt.Errorf("list the claims of pod %s: %w", req.key, err)
+	}
+	return listed, nil
+}
+
 // sortClaims splits the claims under the pod's name for this interface into
 // those the request may keep (per family) and stale ones of older incarnations.
 func (a *Allocator) sortClaims(req *request) (map[int]grant, []*v1alpha1.IPClaim) {
 	held := map[int]grant{}
 	var stale []*v1alpha1.IPClaim
-	for _, c := range a.index.ClaimsOf(req.key) {
+	for _, c := range req.claims {
 		if c.Spec.Holder.Interface != req.IfName {
 			continue
 		}
@@ -424,7 +446,7 @@ func (a *Allocator) release(ctx context.Context, c *v1alpha1.IPClaim) error {
 	if err := a.store.DeleteClaim(ctx, c); err != nil {
 		return fmt.Errorf("release %s: %w", c.Spec.Address, err)
 	}
-	a.index.DeleteClaim(c)
+	a.index.Released(c)
 	return nil
 }
 

@@ -28,7 +28,7 @@ func agentFor(t *testing.T, node string, s *memStore, c *memCluster, pools ...*v
 	for _, p := range pools {
 		x.SetPool(p)
 	}
-	s.watch(x)
+	s.watch(x, node)
 	return New(Config{Node: node, EnableStatefulSet: true}, x, s, c)
 }
 
@@ -734,5 +734,54 @@ func TestRecreatedSandboxKeepsTheAddress(t *testing.T) {
 				t.Fatalf("%d claims after the deleted pod's DEL, want 0", n)
 			}
 		})
+	}
+}
+
+// A StatefulSet pod restarted on another node keeps its ordinal's address:
+// the new node's agent knows the claim only by its address (its index holds
+// other nodes' claims by metadata) and reads the pod's claims from the API
+// server; the old node's agent keeps the address taken.
+func TestStatefulSetPodTakesItsAddressToAnotherNode(t *testing.T) {
+	s := newMemStore()
+	c1, c2 := newMemCluster("node1"), newMemCluster("node2")
+	pool := testPool("10.6.168.101-10.6.168.110")
+	a1, a2 := agentFor(t, "node1", s, c1, pool), agentFor(t, "node2", s, c2, pool)
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", UID: "sts-uid"},
+		Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1)},
+	}
+	c1.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = sts
+	c2.sts[types.NamespacedName{Namespace: "default", Name: "db"}] = sts
+	first := stsPod("db", 0, "a", poolAnno)
+	c1.addPod(first)
+	resp, err := a1.Add(t.Context(), addReq(first, "a0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := resp.IPs[0].Address
+	if got := a2.index.ClaimsOf(types.NamespacedName{Namespace: "default", Name: "db-0"}); len(got) != 0 {
+		t.Fatalf("node2's index holds node1's claim whole: %v", got)
+	}
+	// The pod is re-created on node2; node1's runtime has not run DEL yet.
+	second := stsPod("db", 0, "b", poolAnno)
+	c1.addPod(second)
+	c2.addPod(second)
+	resp, err = a2.Add(t.Context(), addReq(second, "b0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.IPs[0].Address != want {
+		t.Fatalf("db-0 on node2 got %s, want its ordinal's %s", resp.IPs[0].Address, want)
+	}
+	// node1's late DEL of the old sandbox releases nothing, and node1 does
+	// not offer the address.
+	if err := a1.Del(t.Context(), delReq(first, "a0")); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.holders(); len(h) != 1 || h[want.Addr().String()] != "default/db-0" {
+		t.Fatalf("claims after node1's DEL: %v, want db-0's only", h)
+	}
+	if !a1.index.taken[0].Contains(want.Addr()) {
+		t.Fatal("node1's index offers the address db-0 holds on node2")
 	}
 }

@@ -20,7 +20,7 @@ func configured(t *testing.T, cfg Config, pools ...*v2beta1.SpiderIPPool) (*Allo
 	for _, p := range pools {
 		x.SetPool(p)
 	}
-	s.watch(x)
+	s.watch(x, "node1")
 	cfg.Node = "node1"
 	return New(cfg, x, s, c), s, c
 }

@@ -29,8 +29,11 @@ type Index struct {
 	// reservedBy is the union of reserved, per family (index 0: v4, 1: v6).
 	reservedBy [2]ipnet.Set
 	// taken holds every claimed address, per family, whatever its pool.
-	taken    [2]ipnet.Set
-	claims   map[string]*v1alpha1.IPClaim // by claim name
+	taken  [2]ipnet.Set
+	claims map[string]*v1alpha1.IPClaim // by claim name: this node's, and those the agent wrote
+	// others are the claims of the whole cluster as the agent's metadata
+	// watch sees them, by name: enough to know their addresses are taken.
+	others   map[string]claimRef
 	byPod    map[types.NamespacedName]map[string]bool
 	inflight map[netip.Addr]bool
 	rand     *rand.Rand
@@ -61,6 +64,7 @@ func NewIndex(seed string) *Index {
 		pools:    map[string]*poolState{},
 		reserved: map[string][]ipnet.Set{},
 		claims:   map[string]*v1alpha1.IPClaim{},
+		others:   map[string]claimRef{},
 		byPod:    map[types.NamespacedName]map[string]bool{},
 		inflight: map[netip.Addr]bool{},
 		subnets:  map[string]*v2beta1.SpiderSubnet{},
@@ -219,6 +223,55 @@ func older(c, cur *v1alpha1.IPClaim) bool {
 	return err == nil && n < 0
 }
 
+// claimRef is what the metadata of a claim tells: its incarnation and
+// version; the address is the name's.
+type claimRef struct {
+	uid  types.UID
+	rv   string
+	addr netip.Addr
+}
+
+// SetClaimRef records a claim seen only by its metadata (another node's,
+// from the metadata watch of every claim): its address is taken. A version
+// older than the one recorded is ignored, as in SetClaim.
+func (x *Index) SetClaimRef(name string, uid types.UID, rv string) {
+	a, err := v1alpha1.AddressOfClaim(name)
+	if err != nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old, ok := x.others[name]; ok {
+		if n, err := resourceversion.CompareResourceVersion(rv, old.rv); err == nil && n < 0 {
+			return
+		}
+	}
+	x.others[name] = claimRef{uid: uid, rv: rv, addr: a}
+	x.taken[famIdx(ipnet.Family(a))].Insert(a)
+}
+
+// DeleteClaimRef forgets the claim incarnation uid seen by its metadata.
+func (x *Index) DeleteClaimRef(name string, uid types.UID) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if cur, ok := x.others[name]; ok && cur.uid == uid {
+		delete(x.others, name)
+		x.freeLocked(name, cur.addr)
+	}
+}
+
+// freeLocked frees addr for this agent unless a claim of that name is still
+// known, fully or by its metadata.
+func (x *Index) freeLocked(name string, addr netip.Addr) {
+	if _, ok := x.claims[name]; ok {
+		return
+	}
+	if _, ok := x.others[name]; ok {
+		return
+	}
+	x.taken[famIdx(ipnet.Family(addr))].Remove(addr)
+}
+
 // DeleteClaim forgets claim c; its address becomes free for this agent. A
 // delete names the incarnation it removed (by UID): the delete event of a
 // claim whose address was since claimed again under the same name, arriving
@@ -233,8 +286,24 @@ func (x *Index) DeleteClaim(c *v1alpha1.IPClaim) {
 	delete(x.claims, c.Name)
 	x.unlinkPod(cur)
 	if a, err := netip.ParseAddr(cur.Spec.Address); err == nil {
-		x.taken[famIdx(ipnet.Family(a))].Remove(a)
+		x.freeLocked(c.Name, a)
 	}
+}
+
+// Released forgets claim c, which this agent has just deleted at its
+// version: the full record, and the metadata one when it is of that version
+// or older (the metadata watch has not told the delete yet). The address is
+// free for this agent at once, unless the claim had changed since c (the
+// delete then removed nothing) and the metadata watch says so.
+func (x *Index) Released(c *v1alpha1.IPClaim) {
+	x.mu.Lock()
+	if o, ok := x.others[c.Name]; ok && o.uid == c.UID {
+		if n, err := resourceversion.CompareResourceVersion(o.rv, c.ResourceVersion); err != nil || n <= 0 {
+			delete(x.others, c.Name)
+		}
+	}
+	x.mu.Unlock()
+	x.DeleteClaim(c)
 }
 
 func (x *Index) unlinkPod(c *v1alpha1.IPClaim) {

@@ -171,3 +171,80 @@ func TestIndexKeepsANewerClaimAgainstLateEventsOfAnOlderOne(t *testing.T) {
 		t.Errorf("after the delete of claim-2: claims %v, taken %v", got, x.taken[0].Contains(netip.MustParseAddr("10.6.0.96")))
 	}
 }
+
+// An agent knows other nodes' claims by their metadata alone (name, UID,
+// version): the address must be taken for it as long as the claim exists,
+// whichever of its two watches tells last.
+func TestAnotherNodesClaimIsTakenByItsMetadataAlone(t *testing.T) {
+	x := NewIndex("node1")
+	addr := netip.MustParseAddr("10.6.0.50")
+	name := v1alpha1.ClaimName(addr)
+	taken := func() bool { return x.taken[0].Contains(addr) }
+
+	x.SetClaimRef(name, "claim-1", "10")
+	if !taken() {
+		t.Fatal("an address claimed on another node is free in the index")
+	}
+	x.DeleteClaimRef(name, "claim-0") // a late delete of an earlier incarnation
+	if !taken() {
+		t.Fatal("the delete of another incarnation freed the address")
+	}
+	x.SetClaimRef(name, "claim-2", "20")
+	x.SetClaimRef(name, "claim-1", "10") // late, older
+	x.DeleteClaimRef(name, "claim-1")
+	if !taken() {
+		t.Fatal("late events of claim-1 freed the address claim-2 holds")
+	}
+	x.DeleteClaimRef(name, "claim-2")
+	if taken() {
+		t.Fatal("the address is still taken after its claim was deleted")
+	}
+
+	// This node's claim moved to another node (a StatefulSet pod taken
+	// along): the node-selected watch tells a delete, the metadata watch
+	// the new version. The address stays taken in either order.
+	own := indexClaim("10.6.0.50", "db-0", "claim-3", "30")
+	own.Spec.Node = "node1"
+	x.SetClaim(own)
+	x.SetClaimRef(name, "claim-3", "30")
+	x.SetClaimRef(name, "claim-3", "31")
+	x.DeleteClaim(own)
+	if !taken() {
+		t.Fatal("a claim taken over by another node is free in the index")
+	}
+	if got := x.ClaimsOf(types.NamespacedName{Namespace: "ns", Name: "db-0"}); len(got) != 0 {
+		t.Errorf("claims of db-0 after it moved away: %v, want none", got)
+	}
+	x.DeleteClaimRef(name, "claim-3")
+
+	// The agent's own release frees the address at once, unless the claim
+	// changed after the version it deleted at (the delete removed nothing).
+	mine := indexClaim("10.6.0.50", "a", "claim-4", "40")
+	x.SetClaim(mine)
+	x.SetClaimRef(name, "claim-4", "40")
+	x.Released(mine)
+	if taken() {
+		t.Fatal("the agent's own release left the address taken until the watch tells")
+	}
+	x.SetClaim(mine)
+	x.SetClaimRef(name, "claim-4", "41")
+	x.Released(mine)
+	if !taken() {
+		t.Fatal("a release at an older version than the claim's freed the address")
+	}
+}
+
+func TestAddressOfClaimInvertsClaimName(t *testing.T) {
+	for _, s := range []string{"10.6.0.1", "fd00:10:6::1", "2001:db8::ffff:1"} {
+		a := netip.MustParseAddr(s)
+		got, err := v1alpha1.AddressOfClaim(v1alpha1.ClaimName(a))
+		if err != nil || got != a {
+			t.Errorf("AddressOfClaim(ClaimName(%s)) = %v, %v", s, got, err)
+		}
+	}
+	for _, bad := range []string{"", "pool-a", "10-6-0-1", "fd00::1", "FD00-0010-0006-0000-0000-0000-0000-0001", "0000-0000-0000-0000-0000-ffff-0a06-0001"} {
+		if a, err := v1alpha1.AddressOfClaim(bad); err == nil {
+			t.Errorf("AddressOfClaim(%q) = %v, want an error", bad, a)
+		}
+	}
+}

@@ -19,12 +19,13 @@ import (
 // memStore is an in-memory Store with the API server's semantics that the
 // allocator relies on: create fails on an existing name, update and delete
 // check the resourceVersion and UID. Every index subscribed to it sees each
-// change, as informers would.
+// change, as an agent's informers would: its node's claims whole, every
+// claim by its metadata.
 type memStore struct {
 	mu        sync.Mutex
 	claims    map[string]*v1alpha1.IPClaim
 	endpoints map[types.NamespacedName]*v2beta1.SpiderEndpoint
-	watchers  []*Index
+	watchers  []memWatcher
 	seq       int
 	writes    int
 	// lostAnswers makes that many creates commit, unseen by the watchers
@@ -57,13 +58,56 @@ func newMemStore() *memStore {
 	return &memStore{claims: map[string]*v1alpha1.IPClaim{}, endpoints: map[types.NamespacedName]*v2beta1.SpiderEndpoint{}}
 }
 
-func (s *memStore) watch(x *Index) {
+// memWatcher is one agent's index and node.
+type memWatcher struct {
+	x    *Index
+	node string
+}
+
+func (s *memStore) watch(x *Index, node string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.watchers = append(s.watchers, x)
+	w := memWatcher{x: x, node: node}
+	s.watchers = append(s.watchers, w)
 	for _, c := range s.claims {
-		x.SetClaim(c)
+		w.set(nil, c)
 	}
+}
+
+// set tells the watcher that claim c was written (old is its state before,
+// or nil): the node label selector of the agent's claim informer turns a
+// claim moved away to another node into a delete.
+func (w memWatcher) set(old, c *v1alpha1.IPClaim) {
+	w.x.SetClaimRef(c.Name, c.UID, c.ResourceVersion)
+	switch {
+	case c.Spec.Node == w.node:
+		w.x.SetClaim(c.DeepCopy())
+	case old != nil && old.Spec.Node == w.node:
+		w.x.DeleteClaim(c.DeepCopy())
+	}
+}
+
+func (w memWatcher) deleted(c *v1alpha1.IPClaim) {
+	w.x.DeleteClaimRef(c.Name, c.UID)
+	if c.Spec.Node == w.node {
+		w.x.DeleteClaim(c.DeepCopy())
+	}
+}
+
+func (s *memStore) ClaimsOfPod(_ context.Context, pod types.NamespacedName) ([]*v1alpha1.IPClaim, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failedGets > 0 {
+		s.failedGets--
+		return nil, errAPIDown
+	}
+	var out []*v1alpha1.IPClaim
+	for _, c := range s.claims {
+		if c.Spec.Holder.Namespace == pod.Namespace && c.Spec.Holder.Name == pod.Name {
+			out = append(out, c.DeepCopy())
+		}
+	}
+	return out, nil
 }
 
 func (s *memStore) CreateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error) {
@@ -83,7 +127,7 @@ func (s *memStore) CreateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha
 		return nil, errLostAnswer
 	}
 	for _, w := range s.watchers {
-		w.SetClaim(out.DeepCopy())
+		w.set(nil, out)
 	}
 	return out.DeepCopy(), nil
 }
@@ -101,7 +145,7 @@ func (s *memStore) UpdateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha
 	out.ResourceVersion = strconv.Itoa(s.seq)
 	s.claims[c.Name] = out
 	for _, w := range s.watchers {
-		w.SetClaim(out.DeepCopy())
+		w.set(cur, out)
 	}
 	return out.DeepCopy(), nil
 }
@@ -116,7 +160,7 @@ func (s *memStore) DeleteClaim(_ context.Context, c *v1alpha1.IPClaim) error {
 	}
 	delete(s.claims, c.Name)
 	for _, w := range s.watchers {
-		w.DeleteClaim(cur)
+		w.deleted(cur)
 	}
 	return nil
 }

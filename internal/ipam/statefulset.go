@@ -78,7 +78,7 @@ func (a *Allocator) claimExact(ctx context.Context, req *request, fam int, addr 
 			return a.takeOver(ctx, req, grant{claim: own, addr: addr})
 		}
 		return grant{}, &AllocationError{Reason: ReasonAddressHeld, Msg: fmt.Sprintf("%s gives ordinal %d of pod %s the address %s, which is held by %s",
-			spiderpool.AnnoOrdinalIPs, *req.ordinal, req.key, addr, a.holderOf(addr))}
+			spiderpool.AnnoOrdinalIPs, *req.ordinal, req.key, addr, a.holderOf(ctx, addr))}
 	}
 	if err != nil {
 		return grant{}, fmt.Errorf("claim %s in pool %s: %w", addr, pool, err)
@@ -91,7 +91,7 @@ func (a *Allocator) claimExact(ctx context.Context, req *request, fam int, addr 
 // ordinal's, for this interface, whichever incarnation holds it.
 func (a *Allocator) ordinalsClaim(req *request, addr netip.Addr) *v1alpha1.IPClaim {
 	name := v1alpha1.ClaimName(addr)
-	for _, c := range a.index.ClaimsOf(req.key) {
+	for _, c := range req.claims {
 		if c.Name == name && c.Spec.Holder.Interface == req.IfName &&
 			c.Spec.Owner.Kind == spiderpool.KindStatefulSet && c.Spec.Owner.Name == req.owner.Name {
 			return c
@@ -100,13 +100,14 @@ func (a *Allocator) ordinalsClaim(req *request, addr netip.Addr) *v1alpha1.IPCla
 	return nil
 }
 
-func (a *Allocator) holderOf(addr netip.Addr) string {
-	for _, c := range a.index.Claims() {
-		if c.Name == v1alpha1.ClaimName(addr) {
-			return "pod " + c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
-		}
+// holderOf names the pod holding addr, for an error message; another node's
+// claim is known to the index by address only, so it is read.
+func (a *Allocator) holderOf(ctx context.Context, addr netip.Addr) string {
+	c, err := a.store.GetClaim(ctx, v1alpha1.ClaimName(addr))
+	if err != nil {
+		return "another pod"
 	}
-	return "another pod"
+	return "pod " + c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
 }
 
 // keepsAddress reports whether a StatefulSet pod's claim outlives its

@@ -30,6 +30,10 @@ type Store interface {
 	// learn the outcome of a create that failed without an answer;
 	// ErrNotFound when there is none.
 	GetClaim(ctx context.Context, name string) (*v1alpha1.IPClaim, error)
+	// ClaimsOfPod lists from the API server the claims held under a pod's
+	// namespace and name, on any node: an agent's index knows other nodes'
+	// claims by address only.
+	ClaimsOfPod(ctx context.Context, pod types.NamespacedName) ([]*v1alpha1.IPClaim, error)
 	// UpdateClaim replaces a claim if its resourceVersion still matches; ErrConflict otherwise.
 	UpdateClaim(ctx context.Context, c *v1alpha1.IPClaim) (*v1alpha1.IPClaim, error)
 	// DeleteClaim deletes a claim if its UID and resourceVersion still match

@@ -37,6 +37,22 @@ func (s *API) GetClaim(ctx context.Context, name string) (*v1alpha1.IPClaim, err
 	return c, nil
 }
 
+// ClaimsOfPod lists from the API server the claims held under the pod's
+// namespace and name, by field selector.
+func (s *API) ClaimsOfPod(ctx context.Context, pod types.NamespacedName) ([]*v1alpha1.IPClaim, error) {
+	var list v1alpha1.IPClaimList
+	if err := s.live.List(ctx, &list, client.MatchingFields{
+		v1alpha1.FieldHolderNamespace: pod.Namespace, v1alpha1.FieldHolderName: pod.Name,
+	}); err != nil {
+		return nil, fmt.Errorf("list claims by holder: %w", err)
+	}
+	out := make([]*v1alpha1.IPClaim, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
 var _ ipam.Store = (*API)(nil)
 
 // CreateClaim creates the claim; the API server's AlreadyExists is the lock.

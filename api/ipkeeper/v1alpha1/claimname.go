@@ -24,3 +24,13 @@ func ClaimName(a netip.Addr) string {
 	}
 	return sb.String()
 }
+
+// AddressOfClaim is the address an IPClaim name stands for, the inverse of
+// ClaimName; a name ClaimName would not have made is an error.
+func AddressOfClaim(name string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(strings.ReplaceAll(name, "-", ":"))
+	if err != nil || ClaimName(a) != name {
+		return netip.Addr{}, fmt.Errorf("claim name %q is not an address in the form ClaimName gives", name)
+	}
+	return a, nil
+}

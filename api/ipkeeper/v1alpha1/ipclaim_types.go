@@ -13,6 +13,14 @@ const (
 	LabelNode = "ipkeeper.io/node"
 )
 
+// Field selectors of IPClaim.
+const (
+	// FieldHolderNamespace selects claims by spec.holder.namespace.
+	FieldHolderNamespace = "spec.holder.namespace"
+	// FieldHolderName selects claims by spec.holder.name.
+	FieldHolderName = "spec.holder.name"
+)
+
 // FinalizerAddressesInUse holds a SpiderIPPool while any of its addresses is
 // claimed. The pool webhook sets it on create; the controller sets it on
 // pools created without the webhook and removes it from a deleted pool once
@@ -145,7 +153,9 @@ type IPClaimSpec struct {
 // IPClaim records that one address is held. Its name is derived from the
 // address alone (IPv4 as is, IPv6 as eight dash-separated groups of four hex
 // digits), so the API server refuses a second claim on the same address: taking
-// an address is a create, and AlreadyExists is the lock.
+// an address is a create, and AlreadyExists is the lock. The holder's
+// namespace and name are selectable fields, so that the claims of one pod
+// can be listed wherever they are held (FieldHolderNamespace, FieldHolderName).
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=ipc,categories=ipkeeper
@@ -158,6 +168,8 @@ type IPClaimSpec struct {
 // +kubebuilder:printcolumn:name="OWNER",type=string,JSONPath=".spec.owner.kind",priority=10
 // +kubebuilder:printcolumn:name="CONFLICT-MAC",type=string,JSONPath=".spec.quarantine.hardwareAddress",priority=10
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=".metadata.creationTimestamp"
+// +kubebuilder:selectablefield:JSONPath=".spec.holder.namespace"
+// +kubebuilder:selectablefield:JSONPath=".spec.holder.name"
 type IPClaim struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
