@@ -224,17 +224,20 @@ func older(c, cur *v1alpha1.IPClaim) bool {
 }
 
 // claimRef is what the metadata of a claim tells: its incarnation and
-// version; the address is the name's.
+// version, and the pool of a quarantine claim (its labels); the address is
+// the name's.
 type claimRef struct {
-	uid  types.UID
-	rv   string
-	addr netip.Addr
+	uid           types.UID
+	rv            string
+	addr          netip.Addr
+	quarantinedIn string
 }
 
 // SetClaimRef records a claim seen only by its metadata (another node's,
-// from the metadata watch of every claim): its address is taken. A version
-// older than the one recorded is ignored, as in SetClaim.
-func (x *Index) SetClaimRef(name string, uid types.UID, rv string) {
+// from the metadata watch of every claim): its address is taken.
+// quarantinedIn is the pool of a quarantine claim, empty for any other. A
+// version older than the one recorded is ignored, as in SetClaim.
+func (x *Index) SetClaimRef(name string, uid types.UID, rv, quarantinedIn string) {
 	a, err := v1alpha1.AddressOfClaim(name)
 	if err != nil {
 		return
@@ -246,7 +249,7 @@ func (x *Index) SetClaimRef(name string, uid types.UID, rv string) {
 			return
 		}
 	}
-	x.others[name] = claimRef{uid: uid, rv: rv, addr: a}
+	x.others[name] = claimRef{uid: uid, rv: rv, addr: a, quarantinedIn: quarantinedIn}
 	x.taken[famIdx(ipnet.Family(a))].Insert(a)
 }
 
@@ -312,6 +315,27 @@ func (x *Index) unlinkPod(c *v1alpha1.IPClaim) {
 	if len(x.byPod[key]) == 0 {
 		delete(x.byPod, key)
 	}
+}
+
+// Quarantined counts the pool's quarantine claims, this node's and the
+// others'.
+func (x *Index) Quarantined(pool string) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for name, c := range x.claims {
+		if c.Quarantined() && c.Spec.Pool == pool {
+			n++
+		} else if r, ok := x.others[name]; ok && r.quarantinedIn == pool {
+			n++
+		}
+	}
+	for name, r := range x.others {
+		if _, known := x.claims[name]; !known && r.quarantinedIn == pool {
+			n++
+		}
+	}
+	return n
 }
 
 // ClaimsOf returns the claims held under a pod's namespace and name, by any

@@ -181,7 +181,7 @@ func TestAnotherNodesClaimIsTakenByItsMetadataAlone(t *testing.T) {
 	name := v1alpha1.ClaimName(addr)
 	taken := func() bool { return x.taken[0].Contains(addr) }
 
-	x.SetClaimRef(name, "claim-1", "10")
+	x.SetClaimRef(name, "claim-1", "10", "")
 	if !taken() {
 		t.Fatal("an address claimed on another node is free in the index")
 	}
@@ -189,8 +189,8 @@ func TestAnotherNodesClaimIsTakenByItsMetadataAlone(t *testing.T) {
 	if !taken() {
 		t.Fatal("the delete of another incarnation freed the address")
 	}
-	x.SetClaimRef(name, "claim-2", "20")
-	x.SetClaimRef(name, "claim-1", "10") // late, older
+	x.SetClaimRef(name, "claim-2", "20", "")
+	x.SetClaimRef(name, "claim-1", "10", "") // late, older
 	x.DeleteClaimRef(name, "claim-1")
 	if !taken() {
 		t.Fatal("late events of claim-1 freed the address claim-2 holds")
@@ -206,8 +206,8 @@ func TestAnotherNodesClaimIsTakenByItsMetadataAlone(t *testing.T) {
 	own := indexClaim("10.6.0.50", "db-0", "claim-3", "30")
 	own.Spec.Node = "node1"
 	x.SetClaim(own)
-	x.SetClaimRef(name, "claim-3", "30")
-	x.SetClaimRef(name, "claim-3", "31")
+	x.SetClaimRef(name, "claim-3", "30", "")
+	x.SetClaimRef(name, "claim-3", "31", "")
 	x.DeleteClaim(own)
 	if !taken() {
 		t.Fatal("a claim taken over by another node is free in the index")
@@ -221,13 +221,13 @@ func TestAnotherNodesClaimIsTakenByItsMetadataAlone(t *testing.T) {
 	// changed after the version it deleted at (the delete removed nothing).
 	mine := indexClaim("10.6.0.50", "a", "claim-4", "40")
 	x.SetClaim(mine)
-	x.SetClaimRef(name, "claim-4", "40")
+	x.SetClaimRef(name, "claim-4", "40", "")
 	x.Released(mine)
 	if taken() {
 		t.Fatal("the agent's own release left the address taken until the watch tells")
 	}
 	x.SetClaim(mine)
-	x.SetClaimRef(name, "claim-4", "41")
+	x.SetClaimRef(name, "claim-4", "41", "")
 	x.Released(mine)
 	if !taken() {
 		t.Fatal("a release at an older version than the claim's freed the address")

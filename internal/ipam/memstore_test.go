@@ -78,7 +78,11 @@ func (s *memStore) watch(x *Index, node string) {
 // or nil): the node label selector of the agent's claim informer turns a
 // claim moved away to another node into a delete.
 func (w memWatcher) set(old, c *v1alpha1.IPClaim) {
-	w.x.SetClaimRef(c.Name, c.UID, c.ResourceVersion)
+	quarantinedIn := ""
+	if c.Quarantined() {
+		quarantinedIn = c.Spec.Pool
+	}
+	w.x.SetClaimRef(c.Name, c.UID, c.ResourceVersion, quarantinedIn)
 	switch {
 	case c.Spec.Node == w.node:
 		w.x.SetClaim(c.DeepCopy())

@@ -102,12 +102,7 @@ func (a *Allocator) Abandon(ctx context.Context, in *DelRequest) ([]string, erro
 // quarantined, when any are: the operator's lead to kubectl ipkeeper pools.
 // It walks every claim, so only a failing ADD pays for it.
 func (a *Allocator) quarantinedNote(pool string) string {
-	n := 0
-	for _, c := range a.index.Claims() {
-		if c.Quarantined() && c.Spec.Pool == pool {
-			n++
-		}
-	}
+	n := a.index.Quarantined(pool)
 	if n == 0 {
 		return ""
 	}

@@ -15,6 +15,8 @@ import (
 func TestQuarantineKeepsTheAddressFromEveryPod(t *testing.T) {
 	s, c := newMemStore(), newMemCluster("node1")
 	a := agentFor(t, "node1", s, c, testPool("10.6.168.101-10.6.168.102"))
+	c2 := newMemCluster("node2")
+	a2 := agentFor(t, "node2", s, c2, testPool("10.6.168.101-10.6.168.102"))
 	web, other := statelessPod("web", poolAnno), statelessPod("other", poolAnno)
 	c.addPod(web)
 	c.addPod(other)
@@ -42,6 +44,13 @@ func TestQuarantineKeepsTheAddressFromEveryPod(t *testing.T) {
 	var allocErr *AllocationError
 	if !errors.As(err, &allocErr) || !strings.Contains(allocErr.Msg, "in use 2, of them 1 quarantined") {
 		t.Fatalf("ADD with the last address quarantined: %v; want the pool exhausted, saying 1 is quarantined", err)
+	}
+	// Another node's agent, which knows the quarantine claim by its metadata
+	// only, says so too.
+	third := statelessPod("third", poolAnno)
+	c2.addPod(third)
+	if _, err = a2.Add(t.Context(), addReq(third, "c3")); !errors.As(err, &allocErr) || !strings.Contains(allocErr.Msg, "in use 2, of them 1 quarantined") {
+		t.Fatalf("ADD on node2 with the last address quarantined: %v; want the pool exhausted, saying 1 is quarantined", err)
 	}
 	c.endPod(web)
 	if err := a.Del(t.Context(), delReq(web, "c1")); err != nil {

@@ -81,15 +81,20 @@ func ClaimRefs(cfg *rest.Config, index *ipam.Index) (toolscache.SharedIndexInfor
 	}
 	inf := metadatainformer.NewFilteredMetadataInformer(mc, v1alpha1.GroupVersion.WithResource("ipclaims"), "", 0, toolscache.Indexers{}, nil).Informer()
 	// Keep only what the index reads: a cluster's claims held in memory by
-	// every agent are names and versions, not labels and managed fields.
+	// every agent are names and versions, not labels and managed fields;
+	// a quarantine claim keeps its pool, for the exhaustion message.
 	if err := inf.SetTransform(func(o any) (any, error) {
 		m, ok := o.(*metav1.PartialObjectMetadata)
 		if !ok {
 			return o, nil
 		}
-		return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		kept := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
 			Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		}}, nil
+		}}
+		if m.Labels[v1alpha1.LabelQuarantined] == "true" {
+			kept.Labels = map[string]string{v1alpha1.LabelQuarantined: "true", v1alpha1.LabelPool: m.Labels[v1alpha1.LabelPool]}
+		}
+		return kept, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -112,7 +117,13 @@ func ClaimRefs(cfg *rest.Config, index *ipam.Index) (toolscache.SharedIndexInfor
 }
 
 func setRef(index *ipam.Index, o any) {
-	if m, ok := o.(*metav1.PartialObjectMetadata); ok {
-		index.SetClaimRef(m.Name, m.UID, m.ResourceVersion)
+	m, ok := o.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return
 	}
+	quarantinedIn := ""
+	if m.Labels[v1alpha1.LabelQuarantined] == "true" {
+		quarantinedIn = m.Labels[v1alpha1.LabelPool]
+	}
+	index.SetClaimRef(m.Name, m.UID, m.ResourceVersion, quarantinedIn)
 }
