@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -208,8 +209,18 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 	if err != nil {
 		return run, err
 	}
+	prefix := fmt.Sprintf("[%-10s] round %d:", mode, round)
+	steps := func(what string, fn func(ctx context.Context, i int) error) error {
+		var done atomic.Int64
+		stop := progress(prefix, what, cfg.ipamPods, cfg.progressEvery, func() int { return int(done.Load()) })
+		defer stop()
+		return parallel(ctx, cfg.ipamPods, 50, func(ctx context.Context, i int) error {
+			defer done.Add(1)
+			return fn(ctx, i)
+		})
+	}
 	pods := make([]*ipampath.Pod, cfg.ipamPods)
-	err = parallel(ctx, cfg.ipamPods, 50, func(ctx context.Context, i int) error {
+	err = steps("pods created", func(ctx context.Context, i int) error {
 		p, err := d.CreatePod(ctx, e.nodes[i%len(e.nodes)].Name, fmt.Sprintf("%s-%d-%d", shortMode(mode), round, i))
 		pods[i] = p
 		return err
@@ -225,7 +236,7 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 		return e.profile(ctx, filepath.Join(cfg.profileDir, strings.ToLower(op)))
 	}
 	stopProfile := profile("ADD")
-	run.Add, err = e.pathPhase(ctx, d, pods, "ADD", cfg.ipamPods)
+	run.Add, err = e.pathPhase(ctx, d, pods, "ADD", cfg.ipamPods, prefix, cfg.progressEvery)
 	stopProfile()
 	if err != nil {
 		return run, err
@@ -236,12 +247,12 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 		mode, round, len(pods), run.Add.Seconds, run.Add.P50Ms, run.Add.P99Ms, len(addCalls)-countOK(addCalls), run.MemoryMiB)
 	run.Add.fill(addCalls, cfg.ipamPods)
 	run.Duplicates = duplicates(addCalls)
-	if err := parallel(ctx, len(pods), 50, func(ctx context.Context, i int) error { return d.TerminatePod(ctx, pods[i]) }); err != nil {
+	if err := steps("pods marked deleted", func(ctx context.Context, i int) error { return d.TerminatePod(ctx, pods[i]) }); err != nil {
 		return run, fmt.Errorf("terminate pods: %w", err)
 	}
 	settle(ctx)
 	stopProfile = profile("DEL")
-	run.Del, err = e.pathPhase(ctx, d, pods, "DEL", cfg.ipamPods)
+	run.Del, err = e.pathPhase(ctx, d, pods, "DEL", cfg.ipamPods, prefix, cfg.progressEvery)
 	stopProfile()
 	if err != nil {
 		return run, err
@@ -250,7 +261,7 @@ func pathMode(ctx context.Context, cfg config, e *env, b binaries, dir, mode str
 	if run.ClaimsLeft, err = e.allocationsLeft(ctx, mode, hostLocalStore); err != nil {
 		return run, err
 	}
-	if err := parallel(ctx, len(pods), 50, func(ctx context.Context, i int) error { return d.DeletePod(ctx, pods[i]) }); err != nil {
+	if err := steps("pods deleted", func(ctx context.Context, i int) error { return d.DeletePod(ctx, pods[i]) }); err != nil {
 		return run, fmt.Errorf("delete pods: %w", err)
 	}
 	fmt.Printf("[%-10s] round %d: ADD %.2f s (p50 %.0f, p99 %.0f ms, %d failed), DEL %.2f s (p50 %.0f, p99 %.0f ms, %d failed), %d duplicates, %d left\n",
@@ -266,6 +277,27 @@ func shortMode(mode string) string {
 	return "ik"
 }
 
+// progress prints, every interval until the returned stop is called, how
+// many of total steps of what are done: the /16 run's steps last minutes.
+func progress(prefix, what string, total int, every time.Duration, done func() int) (stop func()) {
+	quit, over := make(chan struct{}), make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(over)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				fmt.Printf("%s %s %d/%d (%.0fs)\n", prefix, what, done(), total, time.Since(start).Seconds())
+			}
+		}
+	}()
+	return func() { close(quit); <-over }
+}
+
 // settle lets the watch fan-out of the step before finish outside the timed
 // phase.
 func settle(ctx context.Context) {
@@ -275,8 +307,9 @@ func settle(ctx context.Context) {
 	}
 }
 
-// pathPhase runs op for every pod, measuring time, CPU and API requests.
-func (e *env) pathPhase(ctx context.Context, d *ipampath.Driver, pods []*ipampath.Pod, op string, n int) (pathPhase, error) {
+// pathPhase runs op for every pod, measuring time, CPU and API requests,
+// and prints its progress every interval.
+func (e *env) pathPhase(ctx context.Context, d *ipampath.Driver, pods []*ipampath.Pod, op string, n int, prefix string, every time.Duration) (pathPhase, error) {
 	var ph pathPhase
 	cpu0, err := e.cpu()
 	if err != nil {
@@ -287,6 +320,7 @@ func (e *env) pathPhase(ctx context.Context, d *ipampath.Driver, pods []*ipampat
 		return ph, err
 	}
 	start := time.Now()
+	stop := progress(prefix, op+" calls ended", n, every, d.Recorded)
 	ipampath.ForEach(ctx, pods, func(ctx context.Context, p *ipampath.Pod) error {
 		if op == "ADD" {
 			_, err := d.Add(ctx, p)
@@ -295,6 +329,7 @@ func (e *env) pathPhase(ctx context.Context, d *ipampath.Driver, pods []*ipampat
 		return d.Del(ctx, p)
 	})
 	ph.Seconds = round3(time.Since(start).Seconds())
+	stop()
 	cpu1, err := e.cpu()
 	if err != nil {
 		return ph, err

@@ -221,6 +221,13 @@ func (d *Driver) Del(ctx context.Context, pod *Pod) error {
 	return d.call(ctx, pod, "DEL").Err
 }
 
+// Recorded returns how many calls have ended since the last Calls.
+func (d *Driver) Recorded() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.calls)
+}
+
 // Calls returns the calls recorded so far and forgets them.
 func (d *Driver) Calls() []Call {
 	d.mu.Lock()

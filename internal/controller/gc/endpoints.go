@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,9 +29,12 @@ const endpointPage = 500
 // no claim of its pod's name (of any incarnation: a StatefulSet ordinal's
 // claims outlive its pods), its pod is not found on a live read, and it is
 // still the object listed (UID and resourceVersion preconditions). Deleting
-// an endpoint frees nothing: claims alone hold addresses.
+// an endpoint frees nothing: claims alone hold addresses. The endpoints are
+// listed, and their pods read, as metadata only (protobuf): every sweep
+// reads every endpoint of the cluster, 65,534 of them with a full /16.
 func (r *Reconciler) sweepEndpoints(ctx context.Context) (deleted int, err error) {
-	list := &v2beta1.SpiderEndpointList{}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(v2beta1.GroupVersion.WithKind("SpiderEndpointList"))
 	for {
 		if err := r.APIReader.List(ctx, list, client.Limit(endpointPage), client.Continue(list.Continue)); err != nil {
 			return deleted, fmt.Errorf("list endpoints: %w", err)
@@ -54,7 +58,7 @@ func (r *Reconciler) sweepEndpoints(ctx context.Context) (deleted int, err error
 			}
 			deleted++
 			r.metrics.endpointsDeleted.Inc()
-			ctrl.LoggerFrom(ctx).Info("Deleted an endpoint no claim backs", "endpoint", klog.KObj(ep), "podUID", ep.Status.Current.UID)
+			ctrl.LoggerFrom(ctx).Info("Deleted an endpoint no claim backs", "endpoint", klog.KObj(ep))
 		}
 		if list.Continue == "" {
 			return deleted, nil
@@ -63,7 +67,7 @@ func (r *Reconciler) sweepEndpoints(ctx context.Context) (deleted int, err error
 }
 
 // staleEndpoint reports whether no claim backs ep and its pod is gone.
-func (r *Reconciler) staleEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoint) (bool, error) {
+func (r *Reconciler) staleEndpoint(ctx context.Context, ep *metav1.PartialObjectMetadata) (bool, error) {
 	var claims v1alpha1.IPClaimList
 	key := controller.HolderKey(ep.Namespace, ep.Name)
 	if err := r.Client.List(ctx, &claims, client.MatchingFields{controller.IndexClaimHolder: key}, client.UnsafeDisableDeepCopy); err != nil {
@@ -72,7 +76,9 @@ func (r *Reconciler) staleEndpoint(ctx context.Context, ep *v2beta1.SpiderEndpoi
 	if len(claims.Items) > 0 {
 		return false, nil
 	}
-	pod, err := lookup(ctx, r.APIReader, client.ObjectKeyFromObject(ep), &corev1.Pod{})
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	pod, err := lookup(ctx, r.APIReader, client.ObjectKeyFromObject(ep), meta)
 	if err != nil {
 		return false, fmt.Errorf("get pod %s/%s: %w", ep.Namespace, ep.Name, err)
 	}
