@@ -353,6 +353,16 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 		}
 		c, err := a.store.CreateClaim(ctx, a.newClaim(req, pool, addr))
 		switch {
+		case err == nil && !a.index.PoolAllows(pool, addr):
+			// The pool changed while the create was in flight (an edit took
+			// the address out, or a reservation took it): the webhook let
+			// the edit through because no claim held the address yet. Give
+			// it back and look again in the pool as it is now.
+			a.index.Done(addr, true)
+			a.index.SetClaim(c)
+			if err := a.release(ctx, c); err != nil {
+				return grant{}, "", fmt.Errorf("give back %s, which pool %s no longer allows: %w", addr, pool, err)
+			}
 		case err == nil:
 			a.index.Done(addr, true)
 			a.index.SetClaim(c)

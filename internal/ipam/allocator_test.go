@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/ipkeeper/ipkeeper/api/ipkeeper/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/api/v2beta1"
 	"github.com/ipkeeper/ipkeeper/internal/spiderpool"
 )
@@ -783,5 +784,37 @@ func TestStatefulSetPodTakesItsAddressToAnotherNode(t *testing.T) {
 	}
 	if !a1.index.taken[0].Contains(want.Addr()) {
 		t.Fatal("node1's index offers the address db-0 holds on node2")
+	}
+}
+
+// An edit that takes an address out of a pool is checked by the webhook
+// against the claims that exist; an allocation of that very address in
+// flight at the time commits after it. The agent, once its index knows the
+// edit, gives such a claim back and takes an address the pool still has.
+func TestAClaimThePoolNoLongerAllowsWhenItCommitsIsGivenBack(t *testing.T) {
+	s, c := newMemStore(), newMemCluster("node1")
+	pool := testPool("10.6.168.101-10.6.168.110")
+	a := agentFor(t, "node1", s, c, pool)
+	var removed string
+	s.created = func(cl *v1alpha1.IPClaim) {
+		if removed != "" {
+			return
+		}
+		removed = cl.Spec.Address
+		edited := pool.DeepCopy()
+		edited.Spec.ExcludeIPs = []string{removed}
+		a.index.SetPool(edited) // the agent's informer delivers the edit
+	}
+	pod := statelessPod("web", poolAnno)
+	c.addPod(pod)
+	resp, err := a.Add(t.Context(), addReq(pod, "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.IPs[0].Address.Addr().String(); got == removed {
+		t.Fatalf("web was given %s, which the pool excluded while its claim was in flight", got)
+	}
+	if h := s.holders(); len(h) != 1 || h[removed] != "" {
+		t.Fatalf("claims %v: want one, not on the excluded %s", h, removed)
 	}
 }

@@ -34,6 +34,10 @@ type memStore struct {
 	lostAnswers int
 	// failedGets makes that many reads fail (the API server is down).
 	failedGets int
+	// created, when set, is called with each claim a create commits, before
+	// the watchers see it: a concurrent change lands while the create is
+	// in flight.
+	created func(c *v1alpha1.IPClaim)
 }
 
 var errAPIDown = errors.New("connection refused")
@@ -126,6 +130,9 @@ func (s *memStore) CreateClaim(_ context.Context, c *v1alpha1.IPClaim) (*v1alpha
 	out.UID = types.UID("uid-" + strconv.Itoa(s.seq))
 	out.ResourceVersion = strconv.Itoa(s.seq)
 	s.claims[c.Name] = out
+	if s.created != nil {
+		s.created(out)
+	}
 	if s.lostAnswers > 0 {
 		s.lostAnswers--
 		return nil, errLostAnswer

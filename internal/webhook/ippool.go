@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -22,6 +24,10 @@ import (
 // subnets and claims (the manager's cache).
 type Pools struct {
 	Reader client.Reader
+	// Live reads the pool's claims from the API server itself when an edit
+	// would take addresses out: a claim created a moment before may not be
+	// in Reader's cache yet. Nil uses Reader.
+	Live client.Reader
 }
 
 var (
@@ -150,22 +156,42 @@ func (w *Pools) checkSubnetOwner(ctx context.Context, p *v2beta1.SpiderIPPool, s
 	return nil
 }
 
-// checkInUse refuses removing (or excluding) an address a pod holds.
+// checkInUse refuses removing (or excluding) an address a pod holds. The
+// claims are listed from the API server as metadata (the name is the
+// address): an allocation committed just before the edit must be seen. One
+// committed after it is the agent's to give back (internal/ipam).
 func (w *Pools) checkInUse(ctx context.Context, p *v2beta1.SpiderIPPool, offered ipnet.Set) field.ErrorList {
-	var claims v1alpha1.IPClaimList
-	if err := w.Reader.List(ctx, &claims, client.MatchingLabels{v1alpha1.LabelPool: p.Name}); err != nil {
+	live := w.Live
+	if live == nil {
+		live = w.Reader
+	}
+	claims := &metav1.PartialObjectMetadataList{}
+	claims.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("IPClaimList"))
+	if err := live.List(ctx, claims, client.MatchingLabels{v1alpha1.LabelPool: p.Name}); err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("spec"), fmt.Errorf("list claims: %w", err))}
 	}
 	var errs field.ErrorList
 	for _, c := range claims.Items {
-		a, err := netip.ParseAddr(c.Spec.Address)
+		a, err := v1alpha1.AddressOfClaim(c.Name)
 		if err != nil || offered.Contains(a) {
 			continue
 		}
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "ips"),
-			fmt.Sprintf("%s is in use by pod %s/%s; release it before removing it from the pool", a, c.Spec.Holder.Namespace, c.Spec.Holder.Name)))
+			fmt.Sprintf("%s is in use by %s; release it before removing it from the pool", a, w.holderOf(ctx, live, c.Name))))
 	}
 	return errs
+}
+
+// holderOf names the pod holding the claim, for a refusal.
+func (w *Pools) holderOf(ctx context.Context, rd client.Reader, name string) string {
+	var c v1alpha1.IPClaim
+	if err := rd.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
+		return "a pod"
+	}
+	if c.Quarantined() {
+		return "a quarantine (IP conflict)"
+	}
+	return "pod " + c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
 }
 
 // invalid turns field errors into the API's Invalid status, or nil.

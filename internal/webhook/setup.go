@@ -20,7 +20,7 @@ func Setup(mgr ctrl.Manager, smc *MultusConfigs) error {
 	}
 	steps := []error{
 		ctrl.NewWebhookManagedBy(mgr, &v2beta1.SpiderIPPool{}).
-			WithDefaulter(&Pools{Reader: reader}).WithValidator(countRefusals[*v2beta1.SpiderIPPool](&Pools{Reader: reader}, "SpiderIPPool", refusals)).Complete(),
+			WithDefaulter(&Pools{Reader: reader}).WithValidator(countRefusals[*v2beta1.SpiderIPPool](&Pools{Reader: reader, Live: mgr.GetAPIReader()}, "SpiderIPPool", refusals)).Complete(),
 		ctrl.NewWebhookManagedBy(mgr, &v2beta1.SpiderSubnet{}).
 			WithDefaulter(&Subnets{Reader: reader}).WithValidator(countRefusals[*v2beta1.SpiderSubnet](&Subnets{Reader: reader}, "SpiderSubnet", refusals)).Complete(),
 		ctrl.NewWebhookManagedBy(mgr, &v2beta1.SpiderReservedIP{}).
