@@ -128,21 +128,21 @@ func runIPAMPath(ctx context.Context, cfg config) (*pathReport, error) {
 	}
 	say := func(line string) { fmt.Printf("[ipam-path ] %s\n", line) }
 	e, err := startCluster(ctx, modeIpkeeper, filepath.Join(dir, "cluster"), b, cfg.nodes, say)
-	if e != nil {
-		defer func() {
-			failed := err != nil || len(rep.Failures) > 0
-			if derr := e.down(failed || cfg.keepLogs, filepath.Join(dir, "logs")); derr != nil {
-				err = errors.Join(err, derr)
-			}
-		}()
-	}
 	if err != nil {
-		return rep, errors.Join(fmt.Errorf("start the cluster: %w", err), cleanup(true))
+		err = fmt.Errorf("start the cluster: %w", err)
+	} else {
+		err = runPaths(ctx, cfg, e, b, dir, rep)
+		rep.finish(started)
+		if err == nil && len(rep.Failures) > 0 {
+			err = fmt.Errorf("checks failed: %s", strings.Join(rep.Failures, "; "))
+		}
 	}
-	err = runPaths(ctx, cfg, e, b, dir, rep)
-	rep.finish(started)
-	if err == nil && len(rep.Failures) > 0 {
-		err = fmt.Errorf("checks failed: %s", strings.Join(rep.Failures, "; "))
+	// The cluster goes down before the work dir, which holds its state:
+	// removed first, the processes it lists would be left running.
+	if e != nil {
+		if derr := e.down(err != nil || cfg.keepLogs, filepath.Join(dir, "logs")); derr != nil {
+			err = errors.Join(err, derr)
+		}
 	}
 	return rep, errors.Join(err, cleanup(err != nil))
 }
