@@ -317,21 +317,19 @@ func (x *Index) unlinkPod(c *v1alpha1.IPClaim) {
 	}
 }
 
-// Quarantined counts the pool's quarantine claims, this node's and the
-// others'.
+// Quarantined counts the pool's quarantine claims: this node's by their
+// whole record (this agent quarantines them), the others' by metadata.
 func (x *Index) Quarantined(pool string) int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	n := 0
-	for name, c := range x.claims {
+	for _, c := range x.claims {
 		if c.Quarantined() && c.Spec.Pool == pool {
-			n++
-		} else if r, ok := x.others[name]; ok && r.quarantinedIn == pool {
 			n++
 		}
 	}
 	for name, r := range x.others {
-		if _, known := x.claims[name]; !known && r.quarantinedIn == pool {
+		if _, whole := x.claims[name]; !whole && r.quarantinedIn == pool {
 			n++
 		}
 	}

@@ -107,7 +107,7 @@ func (a *Allocator) holderOf(ctx context.Context, addr netip.Addr) string {
 	if err != nil {
 		return "another pod"
 	}
-	return "pod " + c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
+	return c.HeldBy()
 }
 
 // keepsAddress reports whether a StatefulSet pod's claim outlives its

@@ -6,10 +6,9 @@ import (
 	"net/netip"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -182,16 +181,16 @@ func (w *Pools) checkInUse(ctx context.Context, p *v2beta1.SpiderIPPool, offered
 	return errs
 }
 
-// holderOf names the pod holding the claim, for a refusal.
-func (w *Pools) holderOf(ctx context.Context, rd client.Reader, name string) string {
+// holderOf names what holds the claim, for a refusal: from the cache, or,
+// for a claim too new for it, from the API server.
+func (w *Pools) holderOf(ctx context.Context, live client.Reader, name string) string {
 	var c v1alpha1.IPClaim
-	if err := rd.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
-		return "a pod"
+	if err := w.Reader.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
+		if err := live.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
+			return "a pod"
+		}
 	}
-	if c.Quarantined() {
-		return "a quarantine (IP conflict)"
-	}
-	return "pod " + c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
+	return c.HeldBy()
 }
 
 // invalid turns field errors into the API's Invalid status, or nil.

@@ -38,11 +38,10 @@ func (e *env) profile(ctx context.Context, prefix string) func() {
 		return e.cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").
 			Param("seconds", fmt.Sprint(profileSeconds)).DoRaw(ctx)
 	})
-	for _, n := range e.nodes {
-		if e.mode != modeIpkeeper {
-			break // host-local has no agents
+	if e.mode == modeIpkeeper { // host-local has no agents
+		for _, n := range e.nodes {
+			save("agent-"+n.Name, func() ([]byte, error) { return agentProfile(ctx, e, n.Name) })
 		}
-		save("agent-"+n.Name, func() ([]byte, error) { return agentProfile(ctx, e, n.Name) })
 	}
 	return wg.Wait
 }

@@ -192,3 +192,12 @@ type IPClaimList struct {
 func (c *IPClaim) Quarantined() bool {
 	return c.Spec.Quarantine != nil
 }
+
+// HeldBy names what holds the claim's address, for messages: "pod ns/name",
+// or the quarantine.
+func (c *IPClaim) HeldBy() string {
+	if c.Quarantined() {
+		return "a quarantine (IP conflict)"
+	}
+	return "pod " + c.Spec.Holder.Namespace + "/" + c.Spec.Holder.Name
+}
