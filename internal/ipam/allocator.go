@@ -359,7 +359,6 @@ func (a *Allocator) claimFromPool(ctx context.Context, req *request, pool string
 			// the edit through because no claim held the address yet. Give
 			// it back and look again in the pool as it is now.
 			a.index.Done(addr, true)
-			a.index.SetClaim(c)
 			if err := a.release(ctx, c); err != nil {
 				return grant{}, "", fmt.Errorf("give back %s, which pool %s no longer allows: %w", addr, pool, err)
 			}

@@ -282,6 +282,10 @@ func (x *Index) freeLocked(name string, addr netip.Addr) {
 func (x *Index) DeleteClaim(c *v1alpha1.IPClaim) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.deleteClaimLocked(c)
+}
+
+func (x *Index) deleteClaimLocked(c *v1alpha1.IPClaim) {
 	cur, ok := x.claims[c.Name]
 	if !ok || cur.UID != c.UID {
 		return
@@ -294,19 +298,24 @@ func (x *Index) DeleteClaim(c *v1alpha1.IPClaim) {
 }
 
 // Released forgets claim c, which this agent has just deleted at its
-// version: the full record, and the metadata one when it is of that version
+// version: the whole record, and the metadata one when it is of that version
 // or older (the metadata watch has not told the delete yet). The address is
-// free for this agent at once, unless the claim had changed since c (the
-// delete then removed nothing) and the metadata watch says so.
+// free for this agent at once, whether the index held the claim whole or by
+// metadata only (another node's, released here), unless the claim had
+// changed since c (the delete then removed nothing) and the metadata watch
+// says so.
 func (x *Index) Released(c *v1alpha1.IPClaim) {
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	if o, ok := x.others[c.Name]; ok && o.uid == c.UID {
 		if n, err := resourceversion.CompareResourceVersion(o.rv, c.ResourceVersion); err != nil || n <= 0 {
 			delete(x.others, c.Name)
 		}
 	}
-	x.mu.Unlock()
-	x.DeleteClaim(c)
+	x.deleteClaimLocked(c)
+	if a, err := netip.ParseAddr(c.Spec.Address); err == nil {
+		x.freeLocked(c.Name, a)
+	}
 }
 
 func (x *Index) unlinkPod(c *v1alpha1.IPClaim) {

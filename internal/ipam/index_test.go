@@ -232,6 +232,17 @@ func TestAnotherNodesClaimIsTakenByItsMetadataAlone(t *testing.T) {
 	if !taken() {
 		t.Fatal("a release at an older version than the claim's freed the address")
 	}
+	x.DeleteClaimRef(name, "claim-4")
+
+	// A claim this agent knows by metadata only (another node's, read from
+	// the API server for a StatefulSet pod) and releases itself is free at
+	// once too.
+	theirs := indexClaim("10.6.0.50", "db-1", "claim-5", "50")
+	x.SetClaimRef(name, "claim-5", "50", "")
+	x.Released(theirs)
+	if taken() {
+		t.Fatal("another node's claim this agent released stays taken in its index")
+	}
 }
 
 func TestAddressOfClaimInvertsClaimName(t *testing.T) {
