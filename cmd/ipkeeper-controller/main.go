@@ -44,6 +44,7 @@ import (
 
 type options struct {
 	metricsAddr, healthAddr       string
+	pprofAddr                     string
 	leaderElect                   bool
 	leaderElectionNamespace       string
 	webhookPort                   int
@@ -61,6 +62,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":5721", "address of /metrics; 0 disables it")
 	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":5722", "address of /healthz and /readyz")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof (profiling); 0 disables it")
 	flag.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader among replicas (Lease) before reconciling")
 	flag.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "kube-system", "namespace of the leader-election Lease")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "port the webhook server listens on")
@@ -120,6 +122,7 @@ func run(ctx context.Context, o options) error {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.healthAddr,
+		PprofBindAddress:       o.pprofAddr,
 		// The controller caches every claim, endpoint and pod of the cluster;
 		// none of it needs managed fields, the bulk of a pod's metadata.
 		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},

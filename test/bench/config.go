@@ -41,7 +41,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&cfg.ipamPath, "ipam-path", false, "the IPAM-path run: the IPAM plugin called directly as a kubelet would for bare pods, ipkeeper against host-local on one cluster (make bench-ipam)")
 	fs.IntVar(&cfg.ipamPods, "pods", 1000, "with -ipam-path, the pods (and the pool's addresses)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 5, "with -ipam-path, plugin calls in flight per node")
-	fs.StringVar(&cfg.profileDir, "profile", "", "write Go CPU profiles (API server, every agent) of the first round's phases into this directory: the scale run's create, recreate and delete of both modes (DIR/<mode>/<phase>-<process>.pprof), the IPAM path's ipkeeper ADD and DEL")
+	fs.StringVar(&cfg.profileDir, "profile", "", "write Go CPU profiles (API server, every agent, the controller) of the first round's phases into this directory: the scale run's create, recreate and delete of both modes (DIR/<mode>/<phase>-<process>.pprof), the IPAM path's ipkeeper ADD and DEL")
 	fs.BoolVar(&cfg.whole16, "whole-16", false, "with -ipam-path, a pool of a whole /16 ("+fmt.Sprint(whole16Size)+" addresses, 10.7.0.0/16) filled to the last address by as many pods and emptied again; ipkeeper only")
 	fs.IntVar(&cfg.deployments, "deployments", 100, "Deployments")
 	fs.IntVar(&cfg.replicas, "replicas", 10, "replicas per Deployment")

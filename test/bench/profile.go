@@ -14,8 +14,9 @@ import (
 // of the default run, so that it holds no idle tail.
 const profileSeconds = 15
 
-// profile starts Go CPU profiles of the API server and of every agent,
-// written to prefix-apiserver.pprof and prefix-agent-<node>.pprof; the returned
+// profile starts Go CPU profiles of the API server, of every agent and of
+// the controller, written to prefix-apiserver.pprof,
+// prefix-agent-<node>.pprof and prefix-controller.pprof; the returned
 // function waits for them. A failed profile is reported, not fatal.
 func (e *env) profile(ctx context.Context, prefix string) func() {
 	var wg sync.WaitGroup
@@ -40,14 +41,18 @@ func (e *env) profile(ctx context.Context, prefix string) func() {
 	})
 	if e.mode == modeIpkeeper { // host-local has no agents
 		for _, n := range e.nodes {
-			save("agent-"+n.Name, func() ([]byte, error) { return agentProfile(ctx, e, n.Name) })
+			save("agent-"+n.Name, func() ([]byte, error) {
+				return goProfile(ctx, func() (string, error) { return e.cluster.AgentPprofAddress(n.Name) })
+			})
 		}
+		save("controller", func() ([]byte, error) { return goProfile(ctx, e.cluster.ControllerPprofAddress) })
 	}
 	return wg.Wait
 }
 
-func agentProfile(ctx context.Context, e *env, node string) ([]byte, error) {
-	addr, err := e.cluster.AgentPprofAddress(node)
+// goProfile fetches a CPU profile from the /debug/pprof that address names.
+func goProfile(ctx context.Context, address func() (string, error)) ([]byte, error) {
+	addr, err := address()
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +66,7 @@ func agentProfile(ctx context.Context, e *env, node string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("agent profile: %s", resp.Status)
+		return nil, fmt.Errorf("profile from %s: %s", addr, resp.Status)
 	}
 	return io.ReadAll(resp.Body)
 }

@@ -51,7 +51,7 @@ type Ipkeeper struct {
 // node's /run/spidernet, metrics on a free port), and the controller with its
 // webhooks on a free port of 127.0.0.1.
 func (ik Ipkeeper) Apply(cfg *Config) error {
-	ports, err := freePorts(3 + 2*maxNodes)
+	ports, err := freePorts(4 + 2*maxNodes)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,8 @@ func (ik Ipkeeper) Apply(cfg *Config) error {
 			"--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", webhook), "--webhook-port", fmt.Sprint(webhook),
 			"--webhook-bind-host", "127.0.0.1",
 			"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-			"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2])},
+			"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2]),
+			"--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[3+2*maxNodes])},
 		Env: []string{kubeconfig},
 	})
 	cfg.NodeProcesses = func(n Node) []Process {
@@ -102,12 +103,8 @@ func (c *Cluster) AgentMetricsAddress(node string) (string, error) {
 	if c.cfg.NodeProcesses == nil {
 		return "", fmt.Errorf("cluster runs no agents")
 	}
-	for _, p := range c.cfg.NodeProcesses(mustNode(c, node)) {
-		for i, a := range p.Argv {
-			if a == "--metrics-bind-address" && i+1 < len(p.Argv) {
-				return p.Argv[i+1], nil
-			}
-		}
+	if a, ok := argValue(c.cfg.NodeProcesses(mustNode(c, node)), "", "--metrics-bind-address"); ok {
+		return a, nil
 	}
 	return "", fmt.Errorf("no agent on node %s", node)
 }
@@ -118,29 +115,43 @@ func (c *Cluster) AgentPprofAddress(node string) (string, error) {
 	if c.cfg.NodeProcesses == nil {
 		return "", fmt.Errorf("cluster runs no agents")
 	}
-	for _, p := range c.cfg.NodeProcesses(mustNode(c, node)) {
+	if a, ok := argValue(c.cfg.NodeProcesses(mustNode(c, node)), "", "--pprof-bind-address"); ok {
+		return a, nil
+	}
+	return "", fmt.Errorf("no agent profiling on node %s", node)
+}
+
+// ControllerPprofAddress returns where the ipkeeper controller serves Go's
+// /debug/pprof (simulated nodes).
+func (c *Cluster) ControllerPprofAddress() (string, error) {
+	if a, ok := argValue(c.cfg.ClusterProcesses, "ipkeeper-controller", "--pprof-bind-address"); ok {
+		return a, nil
+	}
+	return "", fmt.Errorf("no controller profiling")
+}
+
+// argValue returns the value of flag in the argv of the first of procs
+// named name (any, when name is empty) that has it.
+func argValue(procs []Process, name, flag string) (string, bool) {
+	for _, p := range procs {
+		if name != "" && p.Name != name {
+			continue
+		}
 		for i, a := range p.Argv {
-			if a == "--pprof-bind-address" && i+1 < len(p.Argv) {
-				return p.Argv[i+1], nil
+			if a == flag && i+1 < len(p.Argv) {
+				return p.Argv[i+1], true
 			}
 		}
 	}
-	return "", fmt.Errorf("no agent profiling on node %s", node)
+	return "", false
 }
 
 // ControllerMetricsAddress returns where the ipkeeper controller serves
 // /metrics, from its argv (simulated nodes; on real nodes the chart runs it
 // in a pod).
 func (c *Cluster) ControllerMetricsAddress() (string, error) {
-	for _, p := range c.cfg.ClusterProcesses {
-		if p.Name != "ipkeeper-controller" {
-			continue
-		}
-		for i, a := range p.Argv {
-			if a == "--metrics-bind-address" && i+1 < len(p.Argv) {
-				return p.Argv[i+1], nil
-			}
-		}
+	if a, ok := argValue(c.cfg.ClusterProcesses, "ipkeeper-controller", "--metrics-bind-address"); ok {
+		return a, nil
 	}
 	return "", fmt.Errorf("cluster runs no ipkeeper controller process")
 }
