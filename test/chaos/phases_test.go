@@ -69,7 +69,7 @@ func (r *run) churnAndFaults() {
 	})
 	stop()
 	wg.Wait()
-	r.churnEnd = time.Now()
+	r.churnEnd.Store(new(time.Now()))
 	r.t.Logf("chaos: churn stopped: %s", r.line())
 }
 

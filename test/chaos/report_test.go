@@ -60,7 +60,7 @@ func (r *run) report() report {
 	return report{
 		Command: "go test -tags e2e ./test/chaos -run TestChaos -v " + strings.Join(chaosArgs(), " "),
 		Machine: machine(), Commit: r.commit, Started: r.begin.UTC(), Seed: r.seed, Target: *flagAllocations,
-		Allocations: r.allocations(), Churn: r.churnEnd.Sub(r.begin), Quiet: r.quietTime, Total: time.Since(r.begin),
+		Allocations: r.allocations(), Churn: r.churnEnd.Load().Sub(r.begin), Quiet: r.quietTime, Total: time.Since(r.begin),
 		Kills: snapshot(&r.counts.Kills), Exits: snapshot(&r.counts.Exits), FaultErrors: snapshot(&r.counts.FaultErrors), Actions: snapshot(&r.counts.Actions), Errors: snapshot(&r.counts.ActionErrors),
 		Samples: r.counts.Samples.Load(), Paused: r.counts.SamplesPaused.Load(), Duplicates: r.counts.Duplicates.Load(),
 		Leaks: leaks, Findings: r.final, Settled: settled, Nodes: len(r.env.Nodes), Kubelet: r.kubelet.summary(),

@@ -56,7 +56,7 @@ type run struct {
 	// final are the findings of the last audit after the quiet period.
 	final       []audit.Finding
 	deployments []appsv1.Deployment
-	churnEnd    time.Time
+	churnEnd    atomic.Pointer[time.Time]
 	quietTime   time.Duration
 	settledErr  error
 	// kubelet is the stream of pods whose CNI calls the run makes; nil when off.
@@ -251,6 +251,10 @@ func (r *run) progress(ctx context.Context, interval time.Duration) {
 func (r *run) line() string {
 	el := time.Since(r.begin)
 	n := r.allocations()
+	churn := el // the rate is of the churn: after it only the settling goes on
+	if end := r.churnEnd.Load(); end != nil {
+		churn = end.Sub(r.begin)
+	}
 	kills := snapshot(&r.counts.Kills)
 	var ks string
 	for _, k := range sortedKeys(kills) {
@@ -261,6 +265,6 @@ func (r *run) line() string {
 		kubelet = fmt.Sprintf(" (kubelet stream: %d pods)", r.kubelet.Pods.Load())
 	}
 	return fmt.Sprintf("[%s] %d allocations (%.1f/s)%s, %d pods in flight, samples %d (paused %d), duplicates %d, kills:%s",
-		el.Round(time.Second), n, float64(n)/el.Seconds(), kubelet, r.inFlight(), r.counts.Samples.Load(), r.counts.SamplesPaused.Load(),
+		el.Round(time.Second), n, float64(n)/churn.Seconds(), kubelet, r.inFlight(), r.counts.Samples.Load(), r.counts.SamplesPaused.Load(),
 		r.counts.Duplicates.Load(), ks)
 }
