@@ -112,7 +112,7 @@ func (r *run) quiet() {
 	}
 	begin := time.Now()
 	var unsettled string
-	lastNudge := time.Time{}
+	lastNudge, lastSaid := time.Time{}, time.Now()
 	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, quietLimit, true, func(ctx context.Context) (bool, error) {
 		if time.Since(lastNudge) > time.Minute {
 			r.nudge(ctx)
@@ -127,6 +127,10 @@ func (r *run) quiet() {
 		}
 		r.final = audit.Check(in)
 		unsettled = settled(in, r.deployments)
+		if time.Since(lastSaid) > 30*time.Second && (unsettled != "" || len(r.final) > 0) {
+			t.Logf("chaos: settling for %s: %s; %d findings", time.Since(begin).Round(time.Second), unsettled, len(r.final))
+			lastSaid = time.Now()
+		}
 		return unsettled == "" && len(r.final) == 0, nil
 	})
 	r.quietTime = time.Since(begin)
