@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
@@ -124,8 +125,12 @@ func run(ctx context.Context, o options) error {
 		HealthProbeBindAddress: o.healthAddr,
 		PprofBindAddress:       o.pprofAddr,
 		// The controller caches every claim, endpoint and pod of the cluster;
-		// none of it needs managed fields, the bulk of a pod's metadata.
-		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// none of it needs managed fields, and of a pod the collector needs
+		// metadata and phase only.
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: gc.CachedPod}},
+		},
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "ipkeeper-controller",
 		LeaderElectionNamespace: o.leaderElectionNamespace,

@@ -222,12 +222,71 @@ func TestDecideStatefulSet(t *testing.T) {
 	}
 }
 
+// checkDecide checks Decide on the pod, and on the pod as the controller's
+// cache keeps it (CachedPod) with every field a real pod has filled in.
 func checkDecide(t *testing.T, claim *v1alpha1.IPClaim, pod *corev1.Pod, sts *appsv1.StatefulSet, now time.Time, cfg Config, w want) {
 	t.Helper()
-	release, reason, after := Decide(claim, pod, sts, now, cfg)
-	if release != w.release || reason != w.reason || after != w.after {
-		t.Errorf("Decide(owner %s, statefulset feature %v) = (%v, %q, %v), want (%v, %q, %v)",
-			claim.Spec.Owner.Kind, cfg.EnableStatefulSet, release, reason, after, w.release, w.reason, w.after)
+	pods := map[string]*corev1.Pod{"pod": pod}
+	if pod != nil {
+		cached, err := CachedPod(filledIn(pod))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods["cached pod"] = cached.(*corev1.Pod)
+	}
+	for which, p := range pods {
+		release, reason, after := Decide(claim, p, sts, now, cfg)
+		if release != w.release || reason != w.reason || after != w.after {
+			t.Errorf("Decide(%s, owner %s, statefulset feature %v) = (%v, %q, %v), want (%v, %q, %v)",
+				which, claim.Spec.Owner.Kind, cfg.EnableStatefulSet, release, reason, after, w.release, w.reason, w.after)
+		}
+	}
+}
+
+// filledIn is pod with what a pod of the cluster has besides: containers,
+// volumes, conditions, statuses, managed fields.
+func filledIn(pod *corev1.Pod) *corev1.Pod {
+	p := pod.DeepCopy()
+	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet", Operation: metav1.ManagedFieldsOperationUpdate}}
+	p.Spec.NodeName = "node1"
+	p.Spec.Containers = []corev1.Container{{Name: "app", Image: "registry.example/app:1", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}}
+	p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Ready: true, Image: "registry.example/app:1"}}
+	p.Status.PodIPs = []corev1.PodIP{{IP: "10.9.0.1"}}
+	return p
+}
+
+// TestCachedPodKeepsWhatTheCollectorReads: the metadata the collector's
+// decisions and predicates read (owners included) and the phase and node
+// stay; what makes a pod large goes.
+func TestCachedPodKeepsWhatTheCollectorReads(t *testing.T) {
+	pod := filledIn(podOf("web-0", phase(corev1.PodRunning), deleting(t0, 30)))
+	pod.Labels = map[string]string{"app": "web"}
+	pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: spiderpool.KindStatefulSet, Name: "web", UID: "owner-uid", Controller: ptr.To(true)}}
+	out, err := CachedPod(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.(*corev1.Pod)
+	if c.UID != pod.UID || !c.DeletionTimestamp.Equal(pod.DeletionTimestamp) || c.Labels["app"] != "web" ||
+		metav1.GetControllerOfNoCopy(c) == nil || c.Status.Phase != corev1.PodRunning || c.Spec.NodeName != "node1" {
+		t.Errorf("cached pod lost what the collector reads: %+v", c)
+	}
+	if c.ManagedFields != nil || c.Spec.Containers != nil || c.Spec.Volumes != nil || c.Status.Conditions != nil || c.Status.ContainerStatuses != nil || c.Status.PodIPs != nil {
+		t.Errorf("cached pod keeps more than it needs: %+v", c)
+	}
+	if pod.Spec.Containers == nil || pod.ManagedFields == nil {
+		t.Error("CachedPod changed the pod it was given")
+	}
+	if other, _ := CachedPod(&appsv1.StatefulSet{}); other == nil {
+		t.Error("CachedPod must pass other objects through")
+	}
+	old := podOf("web-0", phase(corev1.PodPending))
+	old.OwnerReferences = pod.OwnerReferences
+	cachedOld, _ := CachedPod(filledIn(old))
+	if !startedStatefulSetPod(cachedOld.(*corev1.Pod), c) {
+		t.Error("a cached StatefulSet pod that started running is not seen as started")
 	}
 }
 
