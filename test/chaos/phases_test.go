@@ -175,6 +175,11 @@ func (r *run) dumpUnsettled(ctx context.Context) {
 // exponentially (up to 16 min), and the API server's outages fail many syncs,
 // so a ReplicaSet whose pods were all deleted can wait minutes for its next
 // sync; an update event queues it at once. Nothing of ipkeeper is touched.
+// It does not help the one case seen in every long settling: a Deployment
+// with no pod at all ("no other pods" in the settling lines) for minutes,
+// most likely a ReplicaSet whose expectations a missed watch event left
+// unmet, which creates no pod until they expire (5 min). Touching the
+// Deployments too did not shorten that wait (seed 42, 2026-12-02).
 func (r *run) nudge(ctx context.Context) {
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"chaos/nudged":%q}}}`, time.Now().Format(time.RFC3339Nano))
 	if rss, err := r.cs.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{}); err == nil {
@@ -194,19 +199,30 @@ func (r *run) nudge(ctx context.Context) {
 func settled(in audit.Input, deployments []appsv1.Deployment) string {
 	var out []string
 	running := map[string]int{}
+	notRunning := map[string]map[corev1.PodPhase]int{} // what the pods that exist but do not run are doing
 	for i := range in.Pods {
 		p := &in.Pods[i]
 		if p.DeletionTimestamp != nil {
 			out = append(out, "pod "+p.Name+" terminating")
 			continue
 		}
+		app := p.Labels["app"]
 		if p.Status.Phase == corev1.PodRunning {
-			running[p.Labels["app"]]++
+			running[app]++
+			continue
 		}
+		if notRunning[app] == nil {
+			notRunning[app] = map[corev1.PodPhase]int{}
+		}
+		notRunning[app][p.Status.Phase]++
 	}
 	want := func(name string, replicas *int32) {
 		if n := int(*replicas); running[name] != n {
-			out = append(out, fmt.Sprintf("%s: %d of %d pods running", name, running[name], n))
+			others := "no other pods"
+			if len(notRunning[name]) > 0 {
+				others = fmt.Sprint("others ", notRunning[name])
+			}
+			out = append(out, fmt.Sprintf("%s: %d of %d pods running (%s)", name, running[name], n, others))
 		}
 	}
 	for i := range in.StatefulSets {
