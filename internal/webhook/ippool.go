@@ -25,7 +25,7 @@ type Pools struct {
 	Reader client.Reader
 	// Live reads the pool's claims from the API server itself when an edit
 	// would take addresses out: a claim created a moment before may not be
-	// in Reader's cache yet. Nil uses Reader.
+	// in Reader's cache yet. The validator needs it; the defaulter does not.
 	Live client.Reader
 }
 
@@ -160,13 +160,9 @@ func (w *Pools) checkSubnetOwner(ctx context.Context, p *v2beta1.SpiderIPPool, s
 // address): an allocation committed just before the edit must be seen. One
 // committed after it is the agent's to give back (internal/ipam).
 func (w *Pools) checkInUse(ctx context.Context, p *v2beta1.SpiderIPPool, offered ipnet.Set) field.ErrorList {
-	live := w.Live
-	if live == nil {
-		live = w.Reader
-	}
 	claims := &metav1.PartialObjectMetadataList{}
 	claims.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("IPClaimList"))
-	if err := live.List(ctx, claims, client.MatchingLabels{v1alpha1.LabelPool: p.Name}); err != nil {
+	if err := w.Live.List(ctx, claims, client.MatchingLabels{v1alpha1.LabelPool: p.Name}); err != nil {
 		return field.ErrorList{field.InternalError(field.NewPath("spec"), fmt.Errorf("list claims: %w", err))}
 	}
 	var errs field.ErrorList
@@ -176,17 +172,17 @@ func (w *Pools) checkInUse(ctx context.Context, p *v2beta1.SpiderIPPool, offered
 			continue
 		}
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "ips"),
-			fmt.Sprintf("%s is in use by %s; release it before removing it from the pool", a, w.holderOf(ctx, live, c.Name))))
+			fmt.Sprintf("%s is in use by %s; release it before removing it from the pool", a, w.holderOf(ctx, c.Name))))
 	}
 	return errs
 }
 
 // holderOf names what holds the claim, for a refusal: from the cache, or,
 // for a claim too new for it, from the API server.
-func (w *Pools) holderOf(ctx context.Context, live client.Reader, name string) string {
+func (w *Pools) holderOf(ctx context.Context, name string) string {
 	var c v1alpha1.IPClaim
 	if err := w.Reader.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
-		if err := live.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
+		if err := w.Live.Get(ctx, client.ObjectKey{Name: name}, &c); err != nil {
 			return "a pod"
 		}
 	}

@@ -9,7 +9,8 @@ import (
 // managed fields dropped) and the phase — and the node, and drops the rest
 // of spec and status. The controller caches every pod of the cluster for the
 // collector alone, and a pod's containers, volumes and statuses are most of
-// its size (1.4 GiB of the controller's memory at 65,534 pods). Whatever
+// its size: with whole pods the controller held 1.41 GiB at 65,534 pods,
+// with these 1.06 GiB (docs/benchmarks.md). Whatever
 // reads pods from the controller's cache gets these fields only; a reader
 // that needs more must read the API server.
 func CachedPod(obj any) (any, error) {
