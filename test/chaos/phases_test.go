@@ -113,10 +113,15 @@ func (r *run) quiet() {
 	begin := time.Now()
 	var unsettled string
 	lastNudge, lastSaid := time.Time{}, time.Now()
+	restarted := false
 	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, quietLimit, true, func(ctx context.Context) (bool, error) {
 		if time.Since(lastNudge) > time.Minute {
 			r.nudge(ctx)
 			lastNudge = time.Now()
+		}
+		if !restarted && unsettled != "" && time.Since(begin) > kcmRestartAfter {
+			r.restartControllerManager(ctx)
+			restarted = true
 		}
 		in, err := r.snapshot(ctx)
 		if err != nil {
@@ -175,11 +180,9 @@ func (r *run) dumpUnsettled(ctx context.Context) {
 // exponentially (up to 16 min), and the API server's outages fail many syncs,
 // so a ReplicaSet whose pods were all deleted can wait minutes for its next
 // sync; an update event queues it at once. Nothing of ipkeeper is touched.
-// It does not help the one case seen in every long settling: a Deployment
-// with no pod at all ("no other pods" in the settling lines) for minutes,
-// most likely a ReplicaSet whose expectations a missed watch event left
-// unmet, which creates no pod until they expire (5 min). Touching the
-// Deployments too did not shorten that wait (seed 42, 2026-12-02).
+// It does not help a Deployment with no pod at all ("no other pods" in the
+// settling lines) for minutes; touching the Deployments too did not either
+// (seed 42, 2026-12-02): restartControllerManager is for that.
 func (r *run) nudge(ctx context.Context) {
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"chaos/nudged":%q}}}`, time.Now().Format(time.RFC3339Nano))
 	if rss, err := r.cs.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{}); err == nil {
@@ -192,6 +195,34 @@ func (r *run) nudge(ctx context.Context) {
 			_, _ = r.cs.AppsV1().StatefulSets(namespace).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 		}
 	}
+}
+
+// kcmRestartAfter is how long the run waits for the workloads to settle
+// before it restarts kube-controller-manager once.
+const kcmRestartAfter = 90 * time.Second
+
+// restartControllerManager restarts kube-controller-manager, as an operator
+// would a controller manager that has stopped acting: the long settlings of
+// this run are all its doing — Deployments with no pod at all for minutes
+// (ReplicaSet expectations left unmet by a watch event missed across an API
+// server kill, most likely, which expire after 5 min), and once a re-created
+// StatefulSet it never synced (observed generation 0 after 8 min: the run
+// failed). A restart starts every controller of it from a fresh list; the
+// Deployments' case then settles within seconds (seed 1796228068643138374,
+// 2026-12-02: 1m32s, against 4m10s without). Nothing of ipkeeper is
+// touched, and what the run then checks is unchanged.
+func (r *run) restartControllerManager(ctx context.Context) {
+	const name = "kube-controller-manager"
+	c := r.env.Cluster
+	if _, err := c.KillProcess(ctx, name); err != nil {
+		r.t.Logf("chaos: restart %s: %v", name, err)
+		return
+	}
+	if err := c.RestartProcess(ctx, name); err != nil {
+		r.t.Logf("chaos: restart %s: %v", name, err)
+		return
+	}
+	r.t.Logf("chaos: restarted %s after %s of settling", name, kcmRestartAfter)
 }
 
 // settled says what still moves: "" when every workload has its replicas
